@@ -1,0 +1,9 @@
+import { type EnvReader, type KitConfig, readKitConfig } from '@titanium/service-kit';
+
+export interface Config {
+  kit: KitConfig;
+}
+
+export function readConfig(env: EnvReader): Config {
+  return { kit: readKitConfig(env, 'auth-service', 'AUTH_SERVICE_PORT', 8002) };
+}

@@ -1,0 +1,22 @@
+import { loadConfig } from '@titanium/service-kit';
+import { describe, expect, it } from 'vitest';
+import { readConfig as apiGateway } from '../../api-gateway/src/config.js';
+import { readConfig as authService } from '../../auth-service/src/config.js';
+import { readConfig as blogService } from '../../blog-service/src/config.js';
+import { readConfig as dashboardUi } from '../../dashboard-ui/src/config.js';
+import { readConfig as loadBalancer } from '../../load-balancer/src/config.js';
+import { readConfig as userService } from '../../user-service/src/config.js';
+
+describe('service defaults', () => {
+  it.each([
+    ['load-balancer', loadBalancer, 7100, 'LB_PORT'],
+    ['api-gateway', apiGateway, 8000, 'API_GATEWAY_PORT'],
+    ['user-service', userService, 8001, 'USER_SERVICE_PORT'],
+    ['auth-service', authService, 8002, 'AUTH_SERVICE_PORT'],
+    ['blog-service', blogService, 8005, 'BLOG_SERVICE_PORT'],
+    ['dashboard-ui', dashboardUi, 8080, 'DASHBOARD_UI_PORT'],
+  ] as const)('%s listens on %i unless %s says otherwise', (name, read, port, variable) => {
+    expect(loadConfig(read, {}).kit).toMatchObject({ name, port, host: '0.0.0.0' });
+    expect(loadConfig(read, { [variable]: '9999' }).kit.port).toBe(9999);
+  });
+});

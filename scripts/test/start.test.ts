@@ -1,0 +1,139 @@
+import { fileURLToPath } from 'node:url';
+import {
+  freePort,
+  isListening,
+  type ManagedProcess,
+  pidAlive,
+  startProcess,
+  stopAllProcesses,
+  waitForHttp,
+} from '@titanium/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const START = fileURLToPath(new URL('../start.mjs', import.meta.url));
+const SERVICES = ['user-service', 'auth-service', 'blog-service', 'api-gateway', 'dashboard-ui', 'load-balancer'];
+const PORT_VARS: Record<string, string> = {
+  'user-service': 'USER_SERVICE_PORT',
+  'auth-service': 'AUTH_SERVICE_PORT',
+  'blog-service': 'BLOG_SERVICE_PORT',
+  'api-gateway': 'API_GATEWAY_PORT',
+  'dashboard-ui': 'DASHBOARD_UI_PORT',
+  'load-balancer': 'LB_PORT',
+};
+
+describe('npm start', () => {
+  let stack: ManagedProcess;
+  const ports: Record<string, number> = {};
+  const pids: Record<string, number> = {};
+  let redisPort = 0;
+
+  beforeAll(async () => {
+    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1' };
+    for (const name of SERVICES) {
+      ports[name] = await freePort();
+      env[PORT_VARS[name] ?? ''] = String(ports[name]);
+    }
+    stack = startProcess('start', process.execPath, [START], env);
+    await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
+    for (const name of SERVICES) {
+      const match = await stack.waitForLine(
+        new RegExp(`^titanium +\\| +${name} +http://localhost:(\\d+) +\\(pid (\\d+)\\)`),
+      );
+      expect(Number(match[1])).toBe(ports[name]);
+      pids[name] = Number(match[2]);
+    }
+    redisPort = Number((await stack.waitForLine(/redis +redis:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  });
+
+  afterAll(stopAllProcesses);
+
+  it('brings up all six services on the requested ports', async () => {
+    for (const name of SERVICES) {
+      const res = await fetch(`http://127.0.0.1:${ports[name]}/health`);
+      expect(res.status, name).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${ports[name]}/ready`)).status, name).toBe(200);
+    }
+  });
+
+  it('lets each service report real counters of its own traffic under its /stats key', async () => {
+    const keys: Record<string, string> = {
+      'user-service': 'user_service',
+      'auth-service': 'auth',
+      'blog-service': 'blog_service',
+      'api-gateway': 'api-gateway',
+      'dashboard-ui': 'dashboard_ui',
+      'load-balancer': 'load-balancer',
+    };
+    for (const name of SERVICES) {
+      const base = `http://127.0.0.1:${ports[name]}`;
+      const before = (await (await fetch(`${base}/stats`)).json()) as Record<string, { requests_total: number }>;
+      await fetch(`${base}/no-such-page`);
+      await fetch(`${base}/no-such-page`);
+      const after = (await (await fetch(`${base}/stats`)).json()) as Record<string, Record<string, unknown>>;
+      const key = keys[name] ?? '';
+      expect(Object.keys(after), name).toEqual([key]);
+      expect(after[key]?.service_status, name).toBe('online');
+      expect(after[key]?.requests_total, name).toBe((before[key]?.requests_total ?? 0) + 2);
+    }
+  });
+
+  it('prefixes each log line with its process name and prints the dashboard URL', () => {
+    const out = stack.output();
+    for (const name of SERVICES)
+      expect(out).toMatch(new RegExp(`^${name} +\\| \\{"level":30.*"service":"${name}"`, 'm'));
+    expect(out).toContain(`dashboard      http://localhost:${ports['load-balancer']}/`);
+  });
+
+  it('runs a real redis-server on a free port', async () => {
+    expect(redisPort).toBeGreaterThan(0);
+    expect(await isListening(redisPort)).toBe(true);
+    expect(stack.output()).toMatch(/^redis +\| .*Ready to accept connections/m);
+  });
+
+  it('reports a child that dies and starts it again', async () => {
+    const victim = pids['auth-service'] ?? 0;
+    process.kill(victim, 'SIGKILL');
+    await stack.waitForLine(/auth-service died \(signal SIGKILL\); restarting in 1 s/);
+    await waitForHttp(`http://127.0.0.1:${ports['auth-service']}/ready`);
+    await stack.waitForLine(/auth-service ready/);
+  });
+
+  it('stops every child, Redis and every port on SIGTERM and exits 0', async () => {
+    const running = await fetch(`http://127.0.0.1:${ports['auth-service']}/stats`);
+    expect(running.status).toBe(200);
+    stack.signal('SIGTERM');
+    const exit = await stack.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    for (const name of SERVICES) {
+      expect(await isListening(ports[name] ?? 0), name).toBe(false);
+      if (name !== 'auth-service') expect(pidAlive(pids[name] ?? 0), name).toBe(false);
+    }
+    expect(await isListening(redisPort)).toBe(false);
+    for (const name of SERVICES) expect(stack.output()).toMatch(new RegExp(`^${name} +\\| .*"msg":"stopped"`, 'm'));
+  });
+});
+
+describe('npm start refuses a bad setup', () => {
+  afterAll(stopAllProcesses);
+
+  it('names a bad port variable and exits 78', async () => {
+    const proc = startProcess('start', process.execPath, [START], { LB_PORT: 'seventy', TITANIUM_SKIP_BUILD: '1' });
+    expect((await proc.exited).code).toBe(78);
+    expect(proc.output()).toContain('LB_PORT must be a TCP port (1-65535); got "seventy"');
+  });
+
+  it('names a port that is already in use instead of half-starting', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    const address = blocker.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const proc = startProcess('start', process.execPath, [START], {
+      API_GATEWAY_PORT: String(port),
+      TITANIUM_SKIP_BUILD: '1',
+    });
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.output()).toContain(`port ${port} (API_GATEWAY_PORT) already in use`);
+    blocker.close();
+  });
+});

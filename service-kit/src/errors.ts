@@ -1,0 +1,45 @@
+import { STATUS_CODES } from 'node:http';
+import createError from '@fastify/error';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+/** Errors whose messages are written for clients; their codes start with TI_ERR_. */
+export const errors = {
+  NotReady: createError('TI_ERR_NOT_READY', 'Service is not ready: %s', 503),
+  UpstreamUnavailable: createError('TI_ERR_UPSTREAM_UNAVAILABLE', 'Upstream %s is unavailable', 502),
+  UpstreamTimeout: createError('TI_ERR_UPSTREAM_TIMEOUT', 'Upstream %s did not answer in time', 504),
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
+
+export function errorBody(statusCode: number, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+function statusOf(err: FastifyError): number {
+  const code = err.statusCode;
+  return typeof code === 'number' && code >= 400 && code <= 599 ? code : 500;
+}
+
+/**
+ * Every error becomes `{statusCode, error, message}`. Client errors keep their message; server
+ * errors keep it only when it was written for clients, otherwise the client sees the status
+ * text and the details go to the log, never a stack trace.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError & { headers?: Record<string, string> }, request, reply) => {
+    const statusCode = statusOf(err);
+    if (statusCode >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ err }, 'request rejected');
+    const ownMessage = typeof err.code === 'string' && err.code.startsWith('TI_ERR_');
+    const message = statusCode < 500 || ownMessage ? err.message : (STATUS_CODES[statusCode] ?? 'Server Error');
+    if (err.headers) reply.headers(err.headers);
+    return reply.code(statusCode).send(errorBody(statusCode, message));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send(errorBody(404, `Route ${request.method} ${request.url.split('?')[0]} not found`));
+  });
+}

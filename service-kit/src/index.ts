@@ -1,0 +1,25 @@
+export {
+  ConfigError,
+  type Env,
+  EnvReader,
+  EXIT_CONFIG,
+  type KitConfig,
+  type LogLevel,
+  loadConfig,
+  loadConfigOrExit,
+  readKitConfig,
+} from './config.js';
+export {
+  createService,
+  type Kit,
+  type ServiceOptions,
+  type ServiceStatus,
+  type StatsFields,
+  wrapStats,
+} from './create-service.js';
+export { type ErrorBody, errorBody, errors } from './errors.js';
+export { Lifecycle, type LifecycleState } from './lifecycle.js';
+export { createMetrics, type ServiceMetrics } from './metrics.js';
+export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
+export { type RunOptions, runService } from './run-service.js';
+export { TrafficCounters } from './traffic-counters.js';

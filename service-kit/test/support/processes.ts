@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A port nothing listens on right now (the OS picks it; a tiny race is accepted in tests). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A real child process whose output lines are kept, so tests can wait for and read them. */
+export class ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  readonly exited: Promise<Exit>;
+  #waiters = new Set<() => void>();
+  #exit: Exit | undefined;
+
+  constructor(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string) {
+    this.name = name;
+    this.child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        this.lines.push(line);
+        if (process.env.TEST_VERBOSE) process.stderr.write(`[${name}] ${line}\n`);
+        for (const wake of this.#waiters) wake();
+      });
+    }
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        for (const wake of this.#waiters) wake();
+        resolve(this.#exit);
+      });
+    });
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} did not start`);
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.#exit === undefined;
+  }
+
+  output(): string {
+    return this.lines.join('\n');
+  }
+
+  /** Waits for an output line matching `pattern` (also one printed before the call) and returns its match. */
+  async waitForLine(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      for (; seen < this.lines.length; seen++) {
+        const match = this.lines[seen]?.match(pattern);
+        if (match) return match;
+      }
+      if (this.#exit)
+        throw new Error(
+          `${this.name} exited (${JSON.stringify(this.#exit)}) before printing ${pattern}:\n${this.output()}`,
+        );
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.output()}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.#waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not gone after `graceMs`. */
+  async stop(graceMs = 5_000): Promise<Exit> {
+    if (!this.running) return this.exited;
+    this.child.kill('SIGCONT');
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+}
+
+const started = new Set<ManagedProcess>();
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): ManagedProcess {
+  const proc = new ManagedProcess(name, command, args, { ...process.env, ...env }, cwd);
+  started.add(proc);
+  void proc.exited.then(() => started.delete(proc));
+  return proc;
+}
+
+/** Stops every process the helpers started that is still running; for afterEach/afterAll. */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...started].map((proc) => proc.stop()));
+}
+
+/** Polls `url` until `accept(response)` is true or the time is up; returns the last response status. */
+export async function waitForHttp(
+  url: string,
+  { timeoutMs = 15_000, accept = (res: Response) => res.ok } = {},
+): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      if (accept(res)) return res;
+      last = `status ${res.status}`;
+      await res.body?.cancel();
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} not as expected within ${timeoutMs} ms (${last})`);
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export async function isListening(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** True while a process with this pid exists. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
