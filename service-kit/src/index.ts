@@ -20,6 +20,7 @@ export {
 export { type ErrorBody, errorBody, errors } from './errors.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
 export { createMetrics, type ServiceMetrics } from './metrics.js';
+export { OptionalRedis, type RedisOptions } from './redis.js';
 export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 export { type RunOptions, runService } from './run-service.js';
 export { TrafficCounters } from './traffic-counters.js';
