@@ -39,6 +39,11 @@ export class EnvReader {
     return value === undefined || value === '' ? undefined : value;
   }
 
+  /** Records a problem found by a check outside these readers; `shown` stands in for the value. */
+  reject(name: string, expected: string, shown: string): void {
+    this.#problems.push(`${name} must be ${expected}; got ${shown}`);
+  }
+
   #fail<T>(name: string, expected: string, got: string | undefined, fallback: T): T {
     const shown = got === undefined ? 'it is not set' : `got ${JSON.stringify(got)}`;
     this.#problems.push(`${name} must be ${expected}; ${shown}`);
@@ -173,6 +178,26 @@ export function readKitConfig(env: EnvReader, name: string, portVariable: string
     shutdownTimeoutMs: env.duration('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
     bodyLimit: env.integer('BODY_LIMIT_BYTES', 64 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
   };
+}
+
+/** Signs and verifies tokens only outside production; a production start with it (or none) is refused. */
+export const DEV_JWT_SECRET = 'titanium-dev-secret-not-for-production';
+const MIN_PRODUCTION_SECRET_LENGTH = 32;
+
+/**
+ * `JWT_SECRET`, shared by the services that sign or verify tokens. Outside production a missing
+ * secret falls back to DEV_JWT_SECRET; with NODE_ENV=production it must be set, must not be the
+ * development default and must be at least 32 characters long.
+ */
+export function readJwtSecret(env: EnvReader): string {
+  const production = env.string('NODE_ENV', 'development') === 'production';
+  if (!production) return env.string('JWT_SECRET', DEV_JWT_SECRET);
+  const expected = `a secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters (other than the development default) when NODE_ENV=production`;
+  const secret = env.requiredString('JWT_SECRET', expected);
+  if (secret && (secret === DEV_JWT_SECRET || secret.length < MIN_PRODUCTION_SECRET_LENGTH)) {
+    env.reject('JWT_SECRET', expected, '(hidden)');
+  }
+  return secret;
 }
 
 /**

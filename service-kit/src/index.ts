@@ -1,5 +1,6 @@
 export {
   ConfigError,
+  DEV_JWT_SECRET,
   type Env,
   EnvReader,
   EXIT_CONFIG,
@@ -7,6 +8,7 @@ export {
   type LogLevel,
   loadConfig,
   loadConfigOrExit,
+  readJwtSecret,
   readKitConfig,
 } from './config.js';
 export {

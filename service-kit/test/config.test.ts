@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, readKitConfig } from '../src/config.js';
+import { ConfigError, DEV_JWT_SECRET, loadConfig, readJwtSecret, readKitConfig } from '../src/config.js';
 
 describe('env readers', () => {
   it('use defaults for unset and blank variables', () => {
@@ -66,6 +66,28 @@ describe('env readers', () => {
         'LOG_LEVEL must be one of info, debug; got "chatty"',
         'BODY_LIMIT_BYTES must be an integer from 1 to 100; got "1e3"',
       ]);
+    }
+  });
+});
+
+describe('JWT secret', () => {
+  it('falls back to the development secret outside production', () => {
+    expect(loadConfig(readJwtSecret, {})).toBe(DEV_JWT_SECRET);
+    expect(loadConfig(readJwtSecret, { JWT_SECRET: 'local' })).toBe('local');
+  });
+
+  it('is required, strong and not the development default in production, and never echoed', () => {
+    const strong = 's'.repeat(32);
+    expect(loadConfig(readJwtSecret, { NODE_ENV: 'production', JWT_SECRET: strong })).toBe(strong);
+    for (const JWT_SECRET of [undefined, DEV_JWT_SECRET, 'short-secret']) {
+      try {
+        loadConfig(readJwtSecret, { NODE_ENV: 'production', JWT_SECRET });
+        expect.unreachable();
+      } catch (err) {
+        const [problem] = (err as ConfigError).problems;
+        expect(problem).toMatch(/^JWT_SECRET must be a secret of at least 32 characters/);
+        if (JWT_SECRET) expect(problem).not.toContain(JWT_SECRET);
+      }
     }
   });
 });
