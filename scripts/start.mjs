@@ -250,6 +250,15 @@ async function main() {
 
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
+  // If whatever started this script dies without passing a signal on (a SIGKILLed npm, a closed
+  // terminal), this process is re-parented: stop the stack rather than leave it running unowned.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      say('the parent process is gone');
+      void shutdown(0);
+    }
+  }, 500).unref();
   process.on('exit', () => {
     for (const child of children) child.proc?.kill('SIGKILL');
   });

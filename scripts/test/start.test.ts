@@ -137,3 +137,40 @@ describe('npm start refuses a bad setup', () => {
     blocker.close();
   });
 });
+
+describe('npm start as a user runs it', () => {
+  afterAll(stopAllProcesses);
+
+  it.each([
+    ['SIGTERM', 'passes the signal on'],
+    ['SIGKILL', 'cannot pass anything on'],
+  ] as const)('stops the whole stack when npm gets %s (npm %s)', async (signal, _why) => {
+    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1' };
+    const ports: number[] = [];
+    for (const variable of Object.values(PORT_VARS)) {
+      const port = await freePort();
+      ports.push(port);
+      env[variable] = String(port);
+    }
+    const npm = startProcess(
+      'npm',
+      'npm',
+      ['start', '--silent'],
+      env,
+      fileURLToPath(new URL('../..', import.meta.url)),
+    );
+    await npm.waitForLine(/Press Ctrl-C to stop/, 30_000);
+    const pids = [...npm.output().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(6);
+    ports.push(Number((await npm.waitForLine(/redis +redis:\/\/127\.0\.0\.1:(\d+)/))[1]));
+    npm.signal(signal);
+    await npm.exited;
+    const listening = async () => (await Promise.all(ports.map(isListening))).some(Boolean);
+    const deadline = Date.now() + 10_000;
+    while ((pids.some(pidAlive) || (await listening())) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(pids.filter(pidAlive)).toEqual([]);
+    for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
+  });
+});
