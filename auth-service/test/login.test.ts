@@ -49,6 +49,7 @@ describe('POST /login against a real user-service', () => {
       USER_SERVICE_URL: users.url,
       USER_SERVICE_TIMEOUT_MS: '500',
       USER_SERVICE_CHECK_INTERVAL_MS: '200',
+      LOG_LEVEL: 'debug',
     });
     expect((await post(`${users.url}/users`, ALICE)).status).toBe(201);
   });
@@ -150,5 +151,11 @@ describe('POST /login against a real user-service', () => {
     expect(auth.process.output()).not.toContain(attempt.password);
     expect(auth.process.output()).not.toContain(ALICE.password);
     expect(users.process.output()).not.toContain(attempt.password);
+  });
+
+  it('stops cleanly on SIGTERM with exit status 0', async () => {
+    auth.process.signal('SIGTERM');
+    expect(await auth.process.exited).toEqual({ code: 0, signal: null });
+    await auth.process.waitForLine(/"msg":"stopped"/);
   });
 });

@@ -69,6 +69,15 @@ describe('user lookups with a real Redis cache', () => {
     });
   });
 
+  it('replaces a stale cache entry when the user is registered', async () => {
+    await client.connect();
+    await client.set('user:alice', JSON.stringify({ id: 99, username: 'alice', email: 'old@example.com' }));
+    await post(service.url, '/users', ALICE);
+    const res = await lookup();
+    expect(res.headers.get('x-cache')).toBe('HIT');
+    expect(await res.json()).toEqual({ id: 1, username: 'alice', email: 'alice@example.com' });
+  });
+
   it('reports itself online with a healthy database and cache and the real number of users', async () => {
     await post(service.url, '/users', ALICE);
     await post(service.url, '/users', { ...ALICE, username: 'bob' });

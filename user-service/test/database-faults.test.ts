@@ -60,6 +60,17 @@ describe('a database that cannot take writes', () => {
     expect((await register('bob')).statusCode).toBe(201);
     expect((await statsOf(app)).database.status).toBe('healthy');
   });
+
+  it('turns /ready to 503 and answers requests with 503 once the database is closed', async () => {
+    app.kit.lifecycle.markReady();
+    expect((await app.inject('/ready')).statusCode).toBe(200);
+    app.userStore.close();
+    expect((await app.inject('/ready')).json()).toEqual({ status: 'unready', checks: { database: false } });
+    const res = await app.inject('/users/alice');
+    expect(res.statusCode).toBe(503);
+    expect(res.json().message).toBe('The user database cannot be read right now because it is closed; try again later');
+    expect(await statsOf(app)).toMatchObject({ users: null, database: { status: 'unhealthy' } });
+  });
 });
 
 describe('a database locked by another writer (real process)', () => {
