@@ -26,8 +26,8 @@ function parseUser(raw: string, username: string): PublicUser | undefined {
 
 /**
  * Cache-aside for public user records (`user:{username}` → `{id,username,email}`, never the
- * password hash). Without Redis, or while it is down, every lookup is a miss and the caller reads
- * SQLite; no call here ever throws or waits longer than Redis's command timeout.
+ * password hash). Without Redis, or while it is down or frozen, every lookup is a miss and the
+ * caller reads SQLite; no call here ever throws or waits longer than Redis's command timeout.
  */
 export class UserCache {
   readonly #redis: OptionalRedis | undefined;
@@ -45,7 +45,9 @@ export class UserCache {
   }
 
   async get(username: string): Promise<PublicUser | undefined> {
-    const raw = await this.#redis?.attempt((client) => client.get(key(username)));
+    // While Redis is known to be unhealthy, lookups go straight to SQLite instead of each paying the
+    // command timeout; the connection's own health check notices when Redis answers again.
+    const raw = this.healthy ? await this.#redis?.attempt((client) => client.get(key(username))) : undefined;
     const user = typeof raw === 'string' ? parseUser(raw, username) : undefined;
     if (user) this.#hits++;
     else this.#misses++;
@@ -54,6 +56,7 @@ export class UserCache {
 
   /** Stores the record without making the caller wait; commands on one connection stay in order. */
   remember(user: PublicUser): void {
+    if (!this.healthy) return;
     const value = JSON.stringify({ id: user.id, username: user.username, email: user.email });
     void this.#redis?.attempt((client) => client.set(key(user.username), value, 'EX', this.#ttlSeconds));
   }

@@ -76,8 +76,15 @@ export class UserStore {
   }
 
   open(): void {
-    mkdirSync(dirname(this.#config.path), { recursive: true });
-    const db = new Database(this.#config.path);
+    let db: Database.Database;
+    try {
+      mkdirSync(dirname(this.#config.path), { recursive: true });
+      db = new Database(this.#config.path);
+    } catch (err) {
+      throw new Error(`cannot open the user database at ${this.#config.path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);

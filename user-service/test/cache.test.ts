@@ -151,12 +151,17 @@ describe('user lookups with a real Redis cache', () => {
     await post(service.url, '/users', ALICE);
     redis.freeze();
     try {
-      for (let i = 0; i < 3; i++) {
+      const times: number[] = [];
+      for (let i = 0; i < 10; i++) {
         const startedAt = performance.now();
         const res = await lookup();
         expect(res.status).toBe(200);
-        expect(performance.now() - startedAt).toBeLessThan(1_000);
+        times.push(performance.now() - startedAt);
       }
+      // The first lookup may wait for the 200 ms command timeout; later ones skip Redis until it
+      // answers again, so ten lookups take far less than ten timeouts.
+      expect(Math.max(...times)).toBeLessThan(1_000);
+      expect(times.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(1_200);
       const stats = await statsOf(service.url);
       expect(stats.cache.status).toBe('unhealthy');
       expect(stats.service_status).toBe('degraded');
