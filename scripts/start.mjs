@@ -4,10 +4,10 @@
 // and the six services, prefixes every log line with its process name, restarts a process that
 // dies, and stops everything on Ctrl-C or SIGTERM.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -247,6 +247,10 @@ async function main() {
     childEnv[service.portVar] = String(service.port);
     if (service.urlVar) childEnv[service.urlVar] = env[service.urlVar] || `http://127.0.0.1:${service.port}`;
   }
+
+  // Local data lives in the git-ignored .data/ folder rather than the container path /data.
+  childEnv.DATABASE_PATH = env.DATABASE_PATH || join(ROOT, '.data', 'users.db');
+  mkdirSync(dirname(childEnv.DATABASE_PATH), { recursive: true });
 
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));

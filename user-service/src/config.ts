@@ -1,9 +1,46 @@
 import { type EnvReader, type KitConfig, readKitConfig } from '@titanium/service-kit';
 
+export interface DatabaseConfig {
+  path: string;
+  /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs: number;
+}
+
+export interface CacheConfig {
+  /** Undefined when no Redis is configured: the service then runs on SQLite alone. */
+  redisUrl: string | undefined;
+  commandTimeoutMs: number;
+  ttlSeconds: number;
+}
+
 export interface Config {
   kit: KitConfig;
+  database: DatabaseConfig;
+  cache: CacheConfig;
+}
+
+const REDIS_PROTOCOLS = ['redis:', 'rediss:'];
+
+/** `REDIS_URL`, or else `REDIS_HOST` with `REDIS_PORT` (default 6379); undefined when neither is set. */
+export function readRedisUrl(env: EnvReader): string | undefined {
+  const url = env.optionalUrl('REDIS_URL', REDIS_PROTOCOLS);
+  if (url !== undefined) return url;
+  const host = env.optionalString('REDIS_HOST');
+  const port = env.port('REDIS_PORT', 6379);
+  return host === undefined ? undefined : `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export function readConfig(env: EnvReader): Config {
-  return { kit: readKitConfig(env, 'user-service', 'USER_SERVICE_PORT', 8001) };
+  return {
+    kit: readKitConfig(env, 'user-service', 'USER_SERVICE_PORT', 8001),
+    database: {
+      path: env.string('DATABASE_PATH', '/data/users.db'),
+      busyTimeoutMs: env.duration('DATABASE_BUSY_TIMEOUT_MS', 1000, { max: 60_000 }),
+    },
+    cache: {
+      redisUrl: readRedisUrl(env),
+      commandTimeoutMs: env.duration('REDIS_COMMAND_TIMEOUT_MS', 200, { min: 10, max: 10_000 }),
+      ttlSeconds: env.integer('USER_CACHE_TTL_SECONDS', 300, { min: 1, max: 30 * 24 * 3600 }),
+    },
+  };
 }

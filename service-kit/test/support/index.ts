@@ -1,2 +1,3 @@
 export * from './processes.js';
 export * from './redis.js';
+export * from './services.js';

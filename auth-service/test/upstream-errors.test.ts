@@ -1,0 +1,39 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '@titanium/service-kit';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { build } from '../src/app.js';
+import { readConfig } from '../src/config.js';
+
+/** A real HTTP server standing in for a broken user-service. */
+async function brokenUpstream(status: number, body = ''): Promise<Server> {
+  const server = createServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+describe('POST /login when user-service answers wrongly', () => {
+  let server: Server | undefined;
+  let app: FastifyInstance | undefined;
+
+  afterEach(async () => {
+    await app?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it.each([
+    [500, '{"statusCode":500}', 'answered with status 500'],
+    [502, '', 'answered with status 502'],
+    [404, '{}', 'answered with status 404'],
+    [200, '{"unexpected":true}', 'answered with status 200'],
+  ])('answers 503, not 401, when user-service answers %i', async (status, body, why) => {
+    server = await brokenUpstream(status, body);
+    const { port } = server.address() as AddressInfo;
+    app = build(loadConfig(readConfig, { LOG_LEVEL: 'silent', USER_SERVICE_URL: `http://127.0.0.1:${port}` }));
+    const res = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'pw' } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().message).toBe(`Login is unavailable right now because the user service ${why}; try again later`);
+    expect((await app.inject('/stats')).json().auth.service_status).toBe('degraded');
+  });
+});

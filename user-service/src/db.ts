@@ -1,0 +1,215 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { DatabaseConfig } from './config.js';
+import { userErrors } from './errors.js';
+
+export interface PublicUser {
+  id: number;
+  username: string;
+  email: string;
+}
+
+export interface UserRow extends PublicUser {
+  password_hash: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id INTEGER PRIMARY KEY,
+  username TEXT UNIQUE NOT NULL,
+  email TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS write_check (
+  id INTEGER PRIMARY KEY,
+  checked_at TEXT NOT NULL,
+  filler BLOB
+);
+`;
+
+/** How often a failed database is tried again while it is reported unhealthy. */
+const RECHECK_INTERVAL_MS = 1000;
+
+/** Why SQLite cannot serve, in words for clients; undefined for errors that are not faults of the store. */
+function faultReason(err: unknown): string | undefined {
+  if (err instanceof TypeError && /database connection is not open/.test(err.message)) return 'it is closed';
+  if (!(err instanceof Database.SqliteError)) return undefined;
+  const code = err.code;
+  if (code.startsWith('SQLITE_FULL')) return 'the disk is full';
+  if (code.startsWith('SQLITE_READONLY')) return 'it is read-only';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'another writer holds its lock';
+  if (code.startsWith('SQLITE_IOERR')) return 'of an I/O error';
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'it is damaged';
+  if (code.startsWith('SQLITE_CANTOPEN')) return 'it cannot be opened';
+  return undefined;
+}
+
+/**
+ * The users table in SQLite (WAL, prepared statements). Faults such as a full disk or a lock held
+ * too long become 503 errors with a clear message instead of crashes, and mark the store unhealthy
+ * until a later operation (or a periodic re-check) succeeds.
+ */
+export class UserStore {
+  readonly #config: DatabaseConfig;
+  #db: Database.Database | undefined;
+  #statements:
+    | {
+        insert: Database.Statement<[string, string, string, string], { id: number }>;
+        byUsername: Database.Statement<[string], UserRow>;
+        count: Database.Statement<[], number>;
+        dataVersion: Database.Statement<[], number>;
+        probeInsert: Database.Statement<[string, number]>;
+        probeClear: Database.Statement<[]>;
+      }
+    | undefined;
+  #writeProbe: Database.Transaction<() => void> | undefined;
+  #writeFault: string | undefined;
+  #readFault: string | undefined;
+  #lastRecheck = 0;
+  #count: number | undefined;
+  #countedAtVersion = -1;
+
+  constructor(config: DatabaseConfig) {
+    this.#config = config;
+  }
+
+  open(): void {
+    let db: Database.Database;
+    try {
+      mkdirSync(dirname(this.#config.path), { recursive: true });
+      db = new Database(this.#config.path);
+    } catch (err) {
+      throw new Error(`cannot open the user database at ${this.#config.path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);
+    db.exec(SCHEMA);
+    this.#statements = {
+      insert: db.prepare(
+        'INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id',
+      ),
+      byUsername: db.prepare('SELECT id, username, email, password_hash FROM users WHERE username = ?'),
+      count: db.prepare<[], number>('SELECT count(*) FROM users').pluck(),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+      probeInsert: db.prepare('INSERT INTO write_check (checked_at, filler) VALUES (?, zeroblob(?))'),
+      probeClear: db.prepare('DELETE FROM write_check'),
+    };
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    // Needs a fresh page like a real insert would, so a full database does not pass it.
+    this.#writeProbe = db.transaction(() => {
+      this.#sql.probeInsert.run(new Date().toISOString(), pageSize);
+      this.#sql.probeClear.run();
+    });
+    this.#db = db;
+  }
+
+  get isOpen(): boolean {
+    return this.#db?.open === true;
+  }
+
+  get healthy(): boolean {
+    return this.isOpen && this.#writeFault === undefined && this.#readFault === undefined;
+  }
+
+  /** The underlying connection, for maintenance such as backups. */
+  get connection(): Database.Database {
+    if (!this.#db) throw new Error('the user database is not open');
+    return this.#db;
+  }
+
+  get #sql() {
+    if (!this.#statements) throw new TypeError('The database connection is not open');
+    return this.#statements;
+  }
+
+  create(username: string, email: string, passwordHash: string): PublicUser {
+    try {
+      const row = this.#sql.insert.get(username, email, passwordHash, new Date().toISOString());
+      this.#writeFault = undefined;
+      // data_version does not change for this connection's own writes, so the count is kept here.
+      if (this.#count !== undefined) this.#count++;
+      return { id: Number(row?.id), username, email };
+    } catch (err) {
+      if (err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new userErrors.UserExists(username);
+      }
+      const reason = faultReason(err);
+      if (reason === undefined) throw err;
+      this.#writeFault = reason;
+      throw new userErrors.DatabaseUnavailable('save changes', reason);
+    }
+  }
+
+  findByUsername(username: string): UserRow | undefined {
+    return this.#read(() => this.#sql.byUsername.get(username));
+  }
+
+  /**
+   * The number of users. Recounted only when this process wrote or another connection changed the
+   * file (SQLite's data_version), so frequent /stats calls cost one cheap pragma each.
+   */
+  countUsers(): number | null {
+    try {
+      return this.#read(() => {
+        const version = this.#sql.dataVersion.get() ?? 0;
+        if (this.#count === undefined || version !== this.#countedAtVersion) {
+          this.#count = this.#sql.count.get() ?? 0;
+          this.#countedAtVersion = version;
+        }
+        return this.#count;
+      });
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * While a fault is reported, tries the failed kind of operation again (at most once a second,
+   * without waiting for locks) so the status turns healthy again once the cause is gone. The write
+   * check commits a page-sized row and removes it in the same transaction.
+   */
+  recheck(): void {
+    if (!this.isOpen || this.healthy || Date.now() - this.#lastRecheck < RECHECK_INTERVAL_MS) return;
+    this.#lastRecheck = Date.now();
+    const db = this.connection;
+    try {
+      if (this.#readFault !== undefined) {
+        this.#sql.count.get();
+        this.#readFault = undefined;
+      }
+      if (this.#writeFault !== undefined) {
+        db.pragma('busy_timeout = 0');
+        try {
+          this.#writeProbe?.immediate();
+          this.#writeFault = undefined;
+        } finally {
+          db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);
+        }
+      }
+    } catch {
+      // Still failing; the status stays unhealthy.
+    }
+  }
+
+  close(): void {
+    if (this.#db?.open) this.#db.close();
+  }
+
+  #read<T>(query: () => T): T {
+    try {
+      const result = query();
+      this.#readFault = undefined;
+      return result;
+    } catch (err) {
+      const reason = faultReason(err);
+      if (reason === undefined) throw err;
+      this.#readFault = reason;
+      throw new userErrors.DatabaseUnavailable('be read', reason);
+    }
+  }
+}
