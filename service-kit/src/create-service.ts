@@ -89,9 +89,10 @@ export function createService(options: ServiceOptions): FastifyInstance {
     const counted = request.routeOptions.config?.infra !== true;
     if (counted) kit.traffic.started();
     const res = reply.raw;
-    // 'close' fires exactly once per response, whether it finished or the client went away.
+    // 'close' fires exactly once per response, whether it finished or the client went away; a
+    // response the service never ended was cut short by the client.
     res.once('close', () => {
-      const aborted = !res.writableFinished;
+      const aborted = !res.writableEnded;
       const elapsedMs = reply.elapsedTime;
       const statusCode = aborted ? 499 : res.statusCode;
       requestDuration.observe(

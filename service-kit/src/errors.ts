@@ -32,9 +32,11 @@ function statusOf(err: FastifyError): number {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { headers?: Record<string, string> }, request, reply) => {
     const statusCode = statusOf(err);
-    if (statusCode >= 500) request.log.error({ err }, 'request failed');
-    else request.log.debug({ err }, 'request rejected');
     const ownMessage = typeof err.code === 'string' && err.code.startsWith('TI_ERR_');
+    // Our own 5xx errors are expected conditions (a full disk, an upstream down): one line, no stack.
+    if (statusCode >= 500 && ownMessage) request.log.warn({ code: err.code, statusCode }, err.message);
+    else if (statusCode >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ err }, 'request rejected');
     const message = statusCode < 500 || ownMessage ? err.message : (STATUS_CODES[statusCode] ?? 'Server Error');
     if (err.headers) reply.headers(err.headers);
     return reply.code(statusCode).send(errorBody(statusCode, message));
