@@ -4,7 +4,7 @@
 // and the six services, prefixes every log line with its process name, restarts a process that
 // dies, and stops everything on Ctrl-C or SIGTERM.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -247,6 +247,10 @@ async function main() {
     childEnv[service.portVar] = String(service.port);
     if (service.urlVar) childEnv[service.urlVar] = env[service.urlVar] || `http://127.0.0.1:${service.port}`;
   }
+  // Local databases live in the git-ignored .data/ unless a path is given.
+  const dataDir = join(ROOT, '.data');
+  mkdirSync(dataDir, { recursive: true });
+  childEnv.BLOG_DATABASE_PATH = env.BLOG_DATABASE_PATH || join(dataDir, 'blog.db');
 
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
