@@ -24,7 +24,10 @@ export async function startService(
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
-  await proc.waitForLine(new RegExp(`${workspace} ready`));
-  await waitForHttp(`${url}/ready`);
+  const ready = waitForHttp(`${url}/ready`, { timeoutMs: 20_000 });
+  const exited = proc.exited.then((exit) => {
+    throw new Error(`${workspace} exited (${JSON.stringify(exit)}) before it was ready:\n${proc.output()}`);
+  });
+  await Promise.race([ready, exited]);
   return { proc, port, url };
 }
