@@ -36,7 +36,8 @@ export class LatencyHistogram {
     let seen = 0;
     for (let index = 0; index < BUCKETS; index++) {
       seen += this.#counts[index] ?? 0;
-      if (seen >= rank) return Math.min(this.#maxMs, MIN_MS * GROWTH ** index);
+      // The last bucket is open-ended: its only honest bound is the largest value seen.
+      if (seen >= rank) return index === BUCKETS - 1 ? this.#maxMs : Math.min(this.#maxMs, MIN_MS * GROWTH ** index);
     }
     return this.#maxMs;
   }

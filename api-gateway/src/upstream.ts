@@ -19,7 +19,9 @@ const HOP_BY_HOP = new Set([
 /** Also dropped from requests: the host is the upstream's, the body may be re-encoded. */
 const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect']);
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+// A connection that cannot be opened (refused, or not within the connect timeout) means the
+// upstream is down: 502. One that was opened but not answered in time: 504.
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const PROBE_INTERVAL_MS = 1000;
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -130,10 +132,11 @@ export class Upstream {
   }
 }
 
+/** The parsed JSON body, encoded again (JSON is the only body type the gateway accepts). */
 function bodyOf(request: FastifyRequest): string | undefined {
   const { body } = request;
-  if (body === undefined || body === null || request.method === 'GET' || request.method === 'HEAD') return undefined;
-  return typeof body === 'string' ? body : JSON.stringify(body);
+  if (body === undefined || request.method === 'GET' || request.method === 'HEAD') return undefined;
+  return JSON.stringify(body);
 }
 
 /** The client's headers minus hop-by-hop ones, plus the request id and X-Forwarded-For/Proto/Host. */

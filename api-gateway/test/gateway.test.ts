@@ -179,6 +179,11 @@ describe('routing', () => {
     expect((await send(JSON.stringify({ username: 'x'.repeat(70 * 1024) }), 'application/json')).status).toBe(413);
     expect((await send('username=a', 'application/x-www-form-urlencoded')).status).toBe(415);
     expect((await send('hello', 'text/plain')).status).toBe(415);
+    for (const notAnObject of ['"alice"', '[1, 2]', '42', 'null']) {
+      const res = await send(notAnObject, 'application/json');
+      expect(res.status, notAnObject).toBe(400);
+      expect((await res.json()) as { message: string }).toMatchObject({ message: 'body must be object' });
+    }
     expect(auth.seen.length).toBe(before);
   });
 
