@@ -4,26 +4,13 @@ import { join } from 'node:path';
 import { base64url, type RunningService, signToken, startService, stopAllProcesses } from '@titanium/test-support';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Post, PostSummary } from '../src/db.js';
 
 const SECRET = 'blog-test-secret-that-is-long-enough-0123456789';
 const alice = signToken({ user_id: 1, username: 'alice' }, { secret: SECRET });
 const bob = signToken({ user_id: 2, username: 'bob' }, { secret: SECRET });
 
-interface Post {
-  id: number;
-  title: string;
-  content: string;
-  author: string;
-  created_at: string;
-  updated_at: string;
-}
-interface Summary {
-  id: number;
-  title: string;
-  author: string;
-  created_at: string;
-  excerpt: string;
-}
+type Summary = PostSummary;
 
 let dir: string;
 let dbPath: string;
