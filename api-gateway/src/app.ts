@@ -44,7 +44,7 @@ export function build(config: Config): FastifyInstance {
         limited: app.rateLimitState.limited,
         counted_locally: app.rateLimitState.fallbacks,
       },
-      ...(redis ? { cache: { status: redis.healthy ? 'healthy' : 'unhealthy' } } : {}),
+      ...(redis ? { redis: { status: redis.healthy ? 'healthy' : 'unhealthy' } } : {}),
     }),
   });
   const built = Object.fromEntries(

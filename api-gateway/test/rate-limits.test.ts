@@ -148,6 +148,24 @@ describe('rate limits', () => {
     expect(await statuses(times(LIMIT + 1, straight))).toEqual([200, 200, 200, 429]);
   });
 
+  it('answers promptly and keeps limiting while Redis is frozen', async () => {
+    redis.freeze();
+    try {
+      const ip = '198.51.100.30';
+      const answers: { status: number; ms: number }[] = [];
+      for (let i = 0; i <= LIMIT; i++) {
+        const startedAt = Date.now();
+        const res = await login(first, ip);
+        answers.push({ status: res.status, ms: Date.now() - startedAt });
+      }
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 429]);
+      for (const answer of answers) expect(answer.ms).toBeLessThan(1_000);
+    } finally {
+      redis.resume();
+    }
+    await storeBecomes(first, 'redis');
+  });
+
   it('keeps limiting per instance while Redis is down, and shares the limit again once it is back', async () => {
     await redis.stop();
     await storeBecomes(first, 'local');
