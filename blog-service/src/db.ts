@@ -54,6 +54,15 @@ const SCHEMA = `
     updated_at TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS posts_author_id ON posts (author_id);
+  -- The number of posts, kept by triggers: every list answer needs it, and count(*) reads the whole table.
+  CREATE TABLE IF NOT EXISTS post_count (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+  INSERT OR IGNORE INTO post_count (id, n) SELECT 1, count(*) FROM posts;
+  CREATE TRIGGER IF NOT EXISTS post_count_insert AFTER INSERT ON posts BEGIN
+    UPDATE post_count SET n = n + 1 WHERE id = 1;
+  END;
+  CREATE TRIGGER IF NOT EXISTS post_count_delete AFTER DELETE ON posts BEGIN
+    UPDATE post_count SET n = n - 1 WHERE id = 1;
+  END;
   CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
     title, content, content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
   );
@@ -99,7 +108,7 @@ export class PostStore {
     this.#migrate();
     const db = this.#db;
     this.#statements = {
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM posts'),
+      count: db.prepare<[], { n: number }>('SELECT n FROM post_count WHERE id = 1'),
       page: db.prepare<[number, number], SummaryRow>(
         `SELECT ${SUMMARY_COLUMNS} FROM posts p ORDER BY p.id DESC LIMIT ? OFFSET ?`,
       ),

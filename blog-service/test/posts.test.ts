@@ -341,7 +341,14 @@ describe('stats and storage faults', () => {
     const post = await create(alice, 'Counted');
     expect((await stats()).post_count).toBe((before.post_count as number) + 1);
     await call(`/api/posts/${post.id}`, { method: 'DELETE', token: alice });
-    expect((await stats()).post_count).toBe(before.post_count);
+    const after = await stats();
+    expect(after.post_count).toBe(before.post_count);
+    const reader = new Database(dbPath, { readonly: true });
+    try {
+      expect(after.post_count).toBe(reader.prepare<[], { n: number }>('SELECT count(*) AS n FROM posts').get()?.n);
+    } finally {
+      reader.close();
+    }
   });
 
   it('answers 503 to writes while the database is locked, keeps serving reads, and recovers', async () => {
