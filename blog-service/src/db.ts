@@ -135,9 +135,12 @@ export class PostStore {
 
   #migrate(): void {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version >= SCHEMA_VERSION) return;
+    // Every statement of the schema is idempotent, so it runs on each start and completes older files.
+    const hadIndex = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'posts_fts'").get() !== undefined;
     this.#db.transaction(() => {
       this.#db.exec(SCHEMA);
+      // Posts written before the search index existed are indexed once, when it is created.
+      if (!hadIndex) this.#db.exec("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')");
       // Sample posts only when the database is new, never again after their deletion.
       if (version === 0) {
         const insert = this.#db.prepare(
@@ -146,7 +149,7 @@ export class PostStore {
         const now = new Date().toISOString();
         for (const sample of SAMPLE_POSTS) insert.run(sample.title, sample.content, 'titanium', now, now);
       }
-      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      if (version < SCHEMA_VERSION) this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
 

@@ -390,3 +390,43 @@ describe('stats and storage faults', () => {
     );
   });
 });
+
+describe('an older database file', () => {
+  it('is completed on start, keeping its posts and adding no samples', async () => {
+    const olderPath = join(dir, 'older.db');
+    const older = new Database(olderPath);
+    older.exec(`CREATE TABLE posts (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, content TEXT NOT NULL,
+      author TEXT NOT NULL, author_id INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`);
+    older
+      .prepare(
+        'INSERT INTO posts (title, content, author, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        'Kept from before',
+        'An old searchable post',
+        'erin',
+        7,
+        '2026-01-01T00:00:00.000Z',
+        '2026-01-01T00:00:00.000Z',
+      );
+    older.pragma('user_version = 1');
+    older.close();
+    const service = await startService('blog-service', 'BLOG_SERVICE_PORT', {
+      BLOG_DATABASE_PATH: olderPath,
+      JWT_SECRET: SECRET,
+    });
+    const res = await fetch(`${service.url}/api/posts`);
+    expect(res.headers.get('x-total-count')).toBe('1');
+    expect(((await res.json()) as Summary[]).map((post) => post.title)).toEqual(['Kept from before']);
+    const created = await fetch(`${service.url}/api/posts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}` },
+      body: JSON.stringify({ title: 'New', content: 'searchable too' }),
+    });
+    expect(created.status).toBe(201);
+    const found = await fetch(`${service.url}/api/posts?q=searchable`);
+    expect(found.headers.get('x-total-count')).toBe('2');
+    expect((await fetch(`${service.url}/api/posts`)).headers.get('x-total-count')).toBe('2');
+    await service.proc.stop();
+  });
+});
