@@ -25,23 +25,27 @@ export function fallbackStore(redis: OptionalRedis | undefined, onFallback: () =
     }
 
     incr(key: string, callback: Callback, timeWindow: number, max: number): void {
+      const local = () => this.#local.incr(key, callback, timeWindow, max);
+      const inProcess = () => {
+        onFallback();
+        local();
+      };
       const shared = this.#redis;
       if (!redis || !shared) {
-        this.#local.incr(key, callback, timeWindow, max);
-        return;
+        local();
+      } else if (!redis.healthy) {
+        // Nothing waits for an unhealthy Redis; its own pings mark it healthy again.
+        inProcess();
+      } else {
+        void redis
+          .attempt(
+            () =>
+              new Promise<Result>((resolve, reject) => {
+                shared.incr(key, (err, result) => (err ? reject(err) : resolve(result)), timeWindow, max);
+              }),
+          )
+          .then((result) => (result ? callback(null, result) : inProcess()));
       }
-      void redis
-        .attempt(
-          () =>
-            new Promise<Result>((resolve, reject) => {
-              shared.incr(key, (err, result) => (err ? reject(err) : resolve(result)), timeWindow, max);
-            }),
-        )
-        .then((result) => {
-          if (result) return callback(null, result);
-          onFallback();
-          this.#local.incr(key, callback, timeWindow, max);
-        });
     }
 
     /** One store per limited route; routes naming the same `bucket` share their counters. */
