@@ -21,12 +21,8 @@ export function build(config: Config): FastifyInstance {
       trustProxy: (_address: string, hop: number) => hop < config.trustedProxyHops,
       keepAliveTimeout: serverTimeouts.keepAliveMs,
       requestTimeout: serverTimeouts.requestMs,
-      http: {
-        headersTimeout: serverTimeouts.headersMs,
-        requestTimeout: serverTimeouts.requestMs,
-        keepAliveTimeout: serverTimeouts.keepAliveMs,
-        connectionsCheckingInterval: serverTimeouts.checkIntervalMs,
-      },
+      // Node checks the header and request limits every connectionsCheckingInterval (30 s by default).
+      http: { headersTimeout: serverTimeouts.headersMs, connectionsCheckingInterval: serverTimeouts.checkIntervalMs },
     },
     status: () => {
       const failing = NAMES.some((name) => upstreams?.[name].failing !== undefined);
