@@ -21,7 +21,7 @@ interface GatewayStats {
 }
 
 function startGateway(env: Record<string, string>): Promise<RunningService> {
-  return startService('api-gateway', 'API_GATEWAY_PORT', { JWT_SECRET: SECRET, LOG_LEVEL: 'warn', ...env });
+  return startService('api-gateway', { JWT_SECRET: SECRET, ...env });
 }
 
 async function statsOf(gateway: RunningService): Promise<GatewayStats> {
@@ -51,10 +51,9 @@ describe('routing', () => {
     auth = await startEcho();
     user = await startEcho();
     dir = mkdtempSync(join(tmpdir(), 'titanium-gateway-'));
-    blog = await startService('blog-service', 'BLOG_SERVICE_PORT', {
+    blog = await startService('blog-service', {
       BLOG_DATABASE_PATH: join(dir, 'blog.db'),
       JWT_SECRET: SECRET,
-      LOG_LEVEL: 'warn',
     });
     gateway = await startGateway({
       AUTH_SERVICE_URL: auth.url,

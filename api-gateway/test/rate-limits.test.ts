@@ -25,9 +25,8 @@ describe('rate limits', () => {
   let direct: RunningService;
 
   const start = (env: Record<string, string> = {}) =>
-    startService('api-gateway', 'API_GATEWAY_PORT', {
+    startService('api-gateway', {
       JWT_SECRET: SECRET,
-      LOG_LEVEL: 'warn',
       REDIS_URL: redis.url,
       AUTH_SERVICE_URL: echo.url,
       USER_SERVICE_URL: echo.url,

@@ -17,7 +17,7 @@ let dbPath: string;
 let blog: RunningService;
 
 async function startBlog(): Promise<RunningService> {
-  return startService('blog-service', 'BLOG_SERVICE_PORT', {
+  return startService('blog-service', {
     BLOG_DATABASE_PATH: dbPath,
     JWT_SECRET: SECRET,
     BLOG_DB_BUSY_TIMEOUT_MS: '200',
@@ -376,12 +376,12 @@ describe('stats and storage faults', () => {
     await create(alice, 'after the lock');
     const stats = (await (await call('/stats')).json()) as { blog_service: Record<string, unknown> };
     expect(stats.blog_service.service_status).toBe('online');
-    expect(blog.proc.running).toBe(true);
+    expect(blog.process.running).toBe(true);
   });
 
   it('keeps its posts across a restart and does not add the samples again', async () => {
     const before = await list();
-    await blog.proc.stop();
+    await blog.stop();
     blog = await startBlog();
     const after = await list();
     expect(after.total).toBe(before.total);
@@ -411,7 +411,7 @@ describe('an older database file', () => {
       );
     older.pragma('user_version = 1');
     older.close();
-    const service = await startService('blog-service', 'BLOG_SERVICE_PORT', {
+    const service = await startService('blog-service', {
       BLOG_DATABASE_PATH: olderPath,
       JWT_SECRET: SECRET,
     });
@@ -427,6 +427,6 @@ describe('an older database file', () => {
     const found = await fetch(`${service.url}/api/posts?q=searchable`);
     expect(found.headers.get('x-total-count')).toBe('2');
     expect((await fetch(`${service.url}/api/posts`)).headers.get('x-total-count')).toBe('2');
-    await service.proc.stop();
+    await service.stop();
   });
 });

@@ -1,33 +1,57 @@
 import { fileURLToPath } from 'node:url';
-import { freePort, type ManagedProcess, startProcess, waitForHttp } from './processes.js';
+import { freePort, type ManagedProcess, startProcess } from './processes.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const PORT_VARIABLES = {
+  'load-balancer': 'LB_PORT',
+  'api-gateway': 'API_GATEWAY_PORT',
+  'user-service': 'USER_SERVICE_PORT',
+  'auth-service': 'AUTH_SERVICE_PORT',
+  'blog-service': 'BLOG_SERVICE_PORT',
+  'dashboard-ui': 'DASHBOARD_UI_PORT',
+} as const;
+
+export type ServiceName = keyof typeof PORT_VARIABLES;
 
 export interface RunningService {
-  proc: ManagedProcess;
+  name: ServiceName;
   port: number;
   url: string;
+  process: ManagedProcess;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  /** Starts it again with the same port and environment. */
+  restart(): Promise<RunningService>;
 }
 
 /**
- * Starts a workspace's built server (`<workspace>/dist/server.js`) as a real process on a free
- * loopback port passed in `portVariable`, and waits until its /ready answers 200.
+ * Runs a service from its build (`<name>/dist/server.js`) on 127.0.0.1 and a free (or given)
+ * port, and resolves once it has logged that it is ready.
  */
 export async function startService(
-  workspace: string,
-  portVariable: string,
+  name: ServiceName,
   env: Record<string, string> = {},
+  port?: number,
 ): Promise<RunningService> {
-  const port = await freePort();
-  const script = fileURLToPath(new URL(`../../../${workspace}/dist/server.js`, import.meta.url));
-  const proc = startProcess(workspace, process.execPath, [script], {
+  const chosen = port ?? (await freePort());
+  const proc = startProcess(name, process.execPath, [`${ROOT}${name}/dist/server.js`], {
     HOST: '127.0.0.1',
-    [portVariable]: String(port),
     ...env,
+    [PORT_VARIABLES[name]]: String(chosen),
   });
-  const url = `http://127.0.0.1:${port}`;
-  const ready = waitForHttp(`${url}/ready`, { timeoutMs: 20_000 });
-  const exited = proc.exited.then((exit) => {
-    throw new Error(`${workspace} exited (${JSON.stringify(exit)}) before it was ready:\n${proc.output()}`);
-  });
-  await Promise.race([ready, exited]);
-  return { proc, port, url };
+  await proc.waitForLine(new RegExp(`"msg":"${name} ready"`));
+  return {
+    name,
+    port: chosen,
+    url: `http://127.0.0.1:${chosen}`,
+    process: proc,
+    async stop() {
+      await proc.stop();
+    },
+    async restart() {
+      await proc.stop();
+      return startService(name, env, chosen);
+    },
+  };
 }
