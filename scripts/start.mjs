@@ -247,10 +247,15 @@ async function main() {
     childEnv[service.portVar] = String(service.port);
     if (service.urlVar) childEnv[service.urlVar] = env[service.urlVar] || `http://127.0.0.1:${service.port}`;
   }
-
-  // Local data lives in the git-ignored .data/ folder rather than the container path /data.
-  childEnv.DATABASE_PATH = env.DATABASE_PATH || join(ROOT, '.data', 'users.db');
-  mkdirSync(dirname(childEnv.DATABASE_PATH), { recursive: true });
+  // Local databases live in the git-ignored .data/ rather than the container path /data,
+  // unless a path is given.
+  for (const [variable, file] of [
+    ['DATABASE_PATH', 'users.db'],
+    ['BLOG_DATABASE_PATH', 'blog.db'],
+  ]) {
+    childEnv[variable] = env[variable] || join(ROOT, '.data', file);
+    mkdirSync(dirname(childEnv[variable]), { recursive: true });
+  }
 
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   freePort,
@@ -11,6 +14,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const START = fileURLToPath(new URL('../start.mjs', import.meta.url));
+// Each run keeps its databases in a folder of its own, never in the developer's .data/.
+const dataEnv = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'titanium-start-'));
+  return { DATABASE_PATH: join(dir, 'users.db'), BLOG_DATABASE_PATH: join(dir, 'blog.db') };
+};
 const SERVICES = ['user-service', 'auth-service', 'blog-service', 'api-gateway', 'dashboard-ui', 'load-balancer'];
 const PORT_VARS: Record<string, string> = {
   'user-service': 'USER_SERVICE_PORT',
@@ -28,7 +36,7 @@ describe('npm start', () => {
   let redisPort = 0;
 
   beforeAll(async () => {
-    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1' };
+    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
     for (const name of SERVICES) {
       ports[name] = await freePort();
       env[PORT_VARS[name] ?? ''] = String(ports[name]);
@@ -145,7 +153,7 @@ describe('npm start as a user runs it', () => {
     ['SIGTERM', 'passes the signal on'],
     ['SIGKILL', 'cannot pass anything on'],
   ] as const)('stops the whole stack when npm gets %s (npm %s)', async (signal, _why) => {
-    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1' };
+    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
     const ports: number[] = [];
     for (const variable of Object.values(PORT_VARS)) {
       const port = await freePort();

@@ -1,0 +1,85 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface EchoServer {
+  url: string;
+  port: number;
+  seen: Seen[];
+  /** Times (ms since epoch) at which a request to a slow path was abandoned by the gateway. */
+  abandoned: number[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real HTTP server standing in for an upstream: it answers every request with what it received
+ * as JSON. Paths containing /slow answer after 5 s, and note when the caller gives up first.
+ */
+export async function startEcho(port = 0): Promise<EchoServer> {
+  const seen: Seen[] = [];
+  const abandoned: number[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      seen.push(entry);
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo' });
+        res.end(JSON.stringify(entry));
+      };
+      if (!req.url?.includes('/slow')) return answer();
+      const timer = setTimeout(answer, 5_000);
+      res.once('close', () => {
+        clearTimeout(timer);
+        if (!res.writableFinished) abandoned.push(Date.now());
+      });
+    });
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    seen,
+    abandoned,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** A TCP server that accepts connections and never answers: a hung upstream. */
+export async function startSilent(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { EXCERPT_LENGTH, excerpt } from './excerpt.js';
+
+export interface Post {
+  id: number;
+  title: string;
+  content: string;
+  author: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PostSummary {
+  id: number;
+  title: string;
+  author: string;
+  created_at: string;
+  excerpt: string;
+}
+
+export interface Author {
+  id: number;
+  username: string;
+}
+
+interface PostRow extends Post {
+  author_id: number | null;
+}
+
+interface SummaryRow {
+  id: number;
+  title: string;
+  author: string;
+  created_at: string;
+  head: string;
+  cut: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+// author_id is what authorises a change: it comes from the token's user_id, which stays the same
+// for a user's life, while `author` is the name shown to readers. The sample posts have no
+// author_id, so nobody can change them through the API.
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS posts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    author TEXT NOT NULL,
+    author_id INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS posts_author_id ON posts (author_id);
+  -- The number of posts, kept by triggers: every list answer needs it, and count(*) reads the whole table.
+  CREATE TABLE IF NOT EXISTS post_count (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+  INSERT OR IGNORE INTO post_count (id, n) SELECT 1, count(*) FROM posts;
+  CREATE TRIGGER IF NOT EXISTS post_count_insert AFTER INSERT ON posts BEGIN
+    UPDATE post_count SET n = n + 1 WHERE id = 1;
+  END;
+  CREATE TRIGGER IF NOT EXISTS post_count_delete AFTER DELETE ON posts BEGIN
+    UPDATE post_count SET n = n - 1 WHERE id = 1;
+  END;
+  CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
+    title, content, content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+  );
+  CREATE TRIGGER IF NOT EXISTS posts_fts_insert AFTER INSERT ON posts BEGIN
+    INSERT INTO posts_fts (rowid, title, content) VALUES (new.id, new.title, new.content);
+  END;
+  CREATE TRIGGER IF NOT EXISTS posts_fts_delete AFTER DELETE ON posts BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, title, content) VALUES ('delete', old.id, old.title, old.content);
+  END;
+  CREATE TRIGGER IF NOT EXISTS posts_fts_update AFTER UPDATE OF title, content ON posts BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, title, content) VALUES ('delete', old.id, old.title, old.content);
+    INSERT INTO posts_fts (rowid, title, content) VALUES (new.id, new.title, new.content);
+  END;
+`;
+
+const SAMPLE_POSTS = [
+  {
+    title: 'Welcome to the Titanium blog',
+    content:
+      'This blog runs on the blog service of the Titanium stack. Every request you make here goes through the load balancer and the API gateway, and shows up on the dashboard.\n\nLog in to write, edit and delete your own posts.',
+  },
+  {
+    title: 'How the dashboard counts traffic',
+    content:
+      'Only real API traffic counts: requests under /api/, not HEAD, and not marked as heartbeats. The load balancer keeps a 10-second window of time buckets, so requests per second and latency follow the traffic closely while memory stays fixed.',
+  },
+];
+
+const SUMMARY_COLUMNS = `p.id, p.title, p.author, p.created_at,
+  substr(p.content, 1, ${EXCERPT_LENGTH}) AS head, length(p.content) > ${EXCERPT_LENGTH} AS cut`;
+
+/** Posts in SQLite: WAL, a busy timeout, prepared statements only, full-text search through FTS5. */
+export class PostStore {
+  readonly #db: Database.Database;
+  readonly #statements;
+
+  constructor(path: string, { busyTimeoutMs = 2000 } = {}) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+    this.#db.pragma('synchronous = NORMAL');
+    this.#migrate();
+    const db = this.#db;
+    this.#statements = {
+      count: db.prepare<[], { n: number }>('SELECT n FROM post_count WHERE id = 1'),
+      page: db.prepare<[number, number], SummaryRow>(
+        `SELECT ${SUMMARY_COLUMNS} FROM posts p ORDER BY p.id DESC LIMIT ? OFFSET ?`,
+      ),
+      searchCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM posts_fts WHERE posts_fts MATCH ?'),
+      searchPage: db.prepare<[string, number, number], SummaryRow>(
+        `SELECT ${SUMMARY_COLUMNS} FROM posts_fts f JOIN posts p ON p.id = f.rowid
+         WHERE posts_fts MATCH ? ORDER BY p.id DESC LIMIT ? OFFSET ?`,
+      ),
+      get: db.prepare<[number], PostRow>(
+        'SELECT id, title, content, author, author_id, created_at, updated_at FROM posts WHERE id = ?',
+      ),
+      insert: db.prepare<[string, string, string, number | null, string, string], PostRow>(
+        `INSERT INTO posts (title, content, author, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         RETURNING id, title, content, author, author_id, created_at, updated_at`,
+      ),
+      update: db.prepare<[string | null, string | null, string, number], PostRow>(
+        `UPDATE posts SET title = coalesce(?, title), content = coalesce(?, content), updated_at = ? WHERE id = ?
+         RETURNING id, title, content, author, author_id, created_at, updated_at`,
+      ),
+      remove: db.prepare<[number], unknown>('DELETE FROM posts WHERE id = ?'),
+      ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+    };
+  }
+
+  #migrate(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    // Every statement of the schema is idempotent, so it runs on each start and completes older files.
+    const hadIndex = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'posts_fts'").get() !== undefined;
+    this.#db.transaction(() => {
+      this.#db.exec(SCHEMA);
+      // Posts written before the search index existed are indexed once, when it is created.
+      if (!hadIndex) this.#db.exec("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')");
+      // Sample posts only when the database is new, never again after their deletion.
+      if (version === 0) {
+        const insert = this.#db.prepare(
+          'INSERT INTO posts (title, content, author, author_id, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?)',
+        );
+        const now = new Date().toISOString();
+        for (const sample of SAMPLE_POSTS) insert.run(sample.title, sample.content, 'titanium', now, now);
+      }
+      if (version < SCHEMA_VERSION) this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+  }
+
+  count(): number {
+    return this.#statements.count.get()?.n ?? 0;
+  }
+
+  /** A page of posts, newest first, and how many there are in all. */
+  list(offset: number, limit: number): { total: number; posts: PostSummary[] } {
+    const total = this.count();
+    const posts = total > offset ? this.#statements.page.all(limit, offset).map(toSummary) : [];
+    return { total, posts };
+  }
+
+  /** Like list, but only posts whose title or content matches the FTS5 query `match`. */
+  search(match: string, offset: number, limit: number): { total: number; posts: PostSummary[] } {
+    const total = this.#statements.searchCount.get(match)?.n ?? 0;
+    const posts = total > offset ? this.#statements.searchPage.all(match, limit, offset).map(toSummary) : [];
+    return { total, posts };
+  }
+
+  get(id: number): { post: Post; authorId: number | null } | undefined {
+    const row = this.#statements.get.get(id);
+    return row && { post: withoutAuthorId(row), authorId: row.author_id };
+  }
+
+  create(title: string, content: string, author: Author): Post {
+    const now = new Date().toISOString();
+    const row = this.#statements.insert.get(title, content, author.username, author.id, now, now);
+    if (!row) throw new Error('insert returned no row');
+    return withoutAuthorId(row);
+  }
+
+  update(id: number, changes: { title?: string; content?: string }): Post | undefined {
+    const row = this.#statements.update.get(
+      changes.title ?? null,
+      changes.content ?? null,
+      new Date().toISOString(),
+      id,
+    );
+    return row && withoutAuthorId(row);
+  }
+
+  delete(id: number): boolean {
+    return this.#statements.remove.run(id).changes > 0;
+  }
+
+  /** True when the database answers a query. */
+  ping(): boolean {
+    return this.#statements.ping.get()?.ok === 1;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+function toSummary(row: SummaryRow): PostSummary {
+  return {
+    id: row.id,
+    title: row.title,
+    author: row.author,
+    created_at: row.created_at,
+    excerpt: excerpt(row.head, row.cut === 1),
+  };
+}
+
+function withoutAuthorId(row: PostRow): Post {
+  const { author_id: _, ...post } = row;
+  return post;
+}
