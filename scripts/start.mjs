@@ -249,12 +249,15 @@ async function main() {
   }
   // Local databases live in the git-ignored .data/ rather than the container path /data,
   // unless a path is given.
-  for (const [variable, file] of [
+  /** @type {[string, string][]} */
+  const databases = [
     ['DATABASE_PATH', 'users.db'],
     ['BLOG_DATABASE_PATH', 'blog.db'],
-  ]) {
-    childEnv[variable] = env[variable] || join(ROOT, '.data', file);
-    mkdirSync(dirname(childEnv[variable]), { recursive: true });
+  ];
+  for (const [variable, file] of databases) {
+    const path = env[variable] || join(ROOT, '.data', file);
+    childEnv[variable] = path;
+    mkdirSync(dirname(path), { recursive: true });
   }
 
   process.on('SIGINT', () => void shutdown(0));

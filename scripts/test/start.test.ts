@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +14,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const START = fileURLToPath(new URL('../start.mjs', import.meta.url));
-// Each run keeps its databases in a folder of its own, never in the developer's .data/.
-const dataEnv = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'titanium-start-'));
-  return { DATABASE_PATH: join(dir, 'users.db'), BLOG_DATABASE_PATH: join(dir, 'blog.db') };
-};
+// These stacks keep their databases in a folder of their own, never in the developer's .data/.
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'titanium-start-'));
+const dataEnv = () => ({ DATABASE_PATH: join(DATA_DIR, 'users.db'), BLOG_DATABASE_PATH: join(DATA_DIR, 'blog.db') });
+afterAll(() => rmSync(DATA_DIR, { recursive: true, force: true }));
 const SERVICES = ['user-service', 'auth-service', 'blog-service', 'api-gateway', 'dashboard-ui', 'load-balancer'];
 const PORT_VARS: Record<string, string> = {
   'user-service': 'USER_SERVICE_PORT',
