@@ -102,6 +102,8 @@ describe('sqlite-backup backup', () => {
     expect(kept).toHaveLength(3);
     expect(kept.slice(0, 2)).toEqual(old.slice(2));
     expect(result.stdout).toContain(`pruned ${old.slice(0, 2).join(', ')}`);
+    const listed = cli('list', '--out', join(dir, 'backup'), '--name', 'users.db');
+    expect(listed.stdout.trim().split('\n')).toEqual(kept.reverse().map((file) => join(dir, 'backup', file)));
     for (const file of strangers) expect(existsSync(join(dir, 'backup', file))).toBe(true);
   });
 

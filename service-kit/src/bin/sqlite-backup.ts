@@ -1,16 +1,20 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 /**
  * sqlite-backup backup --db /data/users.db --out /backup [--keep 7] [--name users.db]
  * sqlite-backup restore --from /backup/users.db.2026-11-22-000000 --db /data/users.db [--force]
+ * sqlite-backup list --out /backup --name users.db
  *
  * Prints one line saying what it did; on any failure one line on stderr and a non-zero exit.
  */
 import { parseArgs } from 'node:util';
-import { BackupError, backupDatabase, restoreDatabase } from '../sqlite-backup.js';
+import { BackupError, backupDatabase, listBackups, restoreDatabase } from '../sqlite-backup.js';
 
 const USAGE = `usage:
   sqlite-backup backup --db <database> --out <directory> [--keep 7] [--name <base name>]
-  sqlite-backup restore --from <backup file> --db <database> [--force]`;
+  sqlite-backup restore --from <backup file> --db <database> [--force]
+  sqlite-backup list --out <directory> --name <base name>`;
 
 const EXIT_USAGE = 64;
 
@@ -59,6 +63,16 @@ async function main(argv: string[]): Promise<void> {
     const result = restoreDatabase({ from, db, force: values.force === true });
     const kept = result.previous ? `; the replaced database is kept as ${result.previous}` : '';
     process.stdout.write(`sqlite-backup: restored ${db} from ${from} (integrity ok)${kept}\n`);
+    return;
+  }
+  if (command === 'list') {
+    const out = values.out as string | undefined;
+    const name = values.name as string | undefined;
+    if (!out || !name) fail(`list needs --out and --name\n${USAGE}`, EXIT_USAGE);
+    if (!existsSync(out)) throw new BackupError(`backup directory ${out} does not exist`);
+    const copies = listBackups(out, name).reverse();
+    process.stdout.write(copies.map((file) => `${join(out, file)}\n`).join(''));
+    if (copies.length === 0) process.stderr.write(`sqlite-backup: no copies of ${name} in ${out}\n`);
     return;
   }
   fail(`unknown command ${JSON.stringify(command ?? '')}\n${USAGE}`, EXIT_USAGE);
