@@ -158,6 +158,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes the load balancer on 7100 and keeps the databases in named volumes', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own interpolation syntax
     expect(services['load-balancer']?.ports).toEqual(['${LB_BIND_ADDRESS:-127.0.0.1}:7100:7100']);
     const published = Object.entries(services).filter(([, s]) => s.ports);
     expect(published.map(([name]) => name)).toEqual(['load-balancer']);
@@ -176,6 +177,7 @@ describe('docker-compose.yml', () => {
     const example = readFileSync(`${ROOT}.env.example`, 'utf8');
     expect(example).toMatch(/^JWT_SECRET=$/m);
     const compose = readFileSync(`${ROOT}docker-compose.yml`, 'utf8');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own interpolation syntax
     expect(compose).toContain('JWT_SECRET: ${JWT_SECRET:-}');
     expect(compose).not.toMatch(/JWT_SECRET: (?!\$\{)/);
   });

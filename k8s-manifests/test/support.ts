@@ -59,14 +59,25 @@ export function component(name: string): Component {
 // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are checked field by field
 export type K8sObject = Record<string, any>;
 
-/** `kubectl kustomize <dir>` parsed into objects; a missing kubectl is a failure that says what to install. */
-export function kustomize(dir: string): K8sObject[] {
-  const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
-  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error(
-      'kubectl is not installed: these tests render the manifests with `kubectl kustomize` (kustomize v5 built in, kubectl 1.27 or newer). Install kubectl and run them again.',
-    );
+const NEED_KUBECTL =
+  'these tests render the manifests with `kubectl kustomize` and need kubectl 1.27 or newer (kustomize v5 built in)';
+let kubectlChecked = false;
+
+function checkKubectl(): void {
+  if (kubectlChecked) return;
+  const version = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+  if (version.error) throw new Error(`kubectl is not installed: ${NEED_KUBECTL}. Install it and run them again.`);
+  const kustomizeVersion = String(JSON.parse(version.stdout || '{}').kustomizeVersion ?? 'none');
+  if (!/^v([5-9]|\d{2,})\./.test(kustomizeVersion)) {
+    throw new Error(`kubectl's built-in kustomize is ${kustomizeVersion}: ${NEED_KUBECTL}.`);
   }
+  kubectlChecked = true;
+}
+
+/** `kubectl kustomize <dir>` parsed into objects; a missing or old kubectl is a failure that says what to install. */
+export function kustomize(dir: string): K8sObject[] {
+  checkKubectl();
+  const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${result.stderr}`);
   return parseAllDocuments(result.stdout)
     .map((doc) => doc.toJS() as K8sObject)
