@@ -36,10 +36,10 @@ const NOT_READ_YET: Record<string, readonly string[]> = {
     'BLOG_SERVICE_URL',
     'REDIS_URL',
   ],
-  'api-gateway': ['AUTH_SERVICE_URL', 'USER_SERVICE_URL', 'BLOG_SERVICE_URL', 'REDIS_URL', 'JWT_SECRET', 'NODE_ENV'],
-  'auth-service': ['USER_SERVICE_URL', 'JWT_SECRET', 'NODE_ENV'],
-  'user-service': ['REDIS_URL', 'DATABASE_PATH'],
-  'blog-service': ['BLOG_DATABASE_PATH', 'JWT_SECRET', 'NODE_ENV'],
+  'api-gateway': [],
+  'auth-service': [],
+  'user-service': [],
+  'blog-service': [],
   'dashboard-ui': [],
 };
 
