@@ -84,7 +84,10 @@ function clientAddress(req: IncomingMessage): string {
 function upstreamHeaders(req: IncomingMessage, requestId: string): string[] {
   const raw = req.rawHeaders;
   const connection = req.headers.connection;
-  const named = connection && connection.includes(',') ? connectionTokens(connection) : undefined;
+  const named =
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
+      ? undefined
+      : connectionTokens(connection);
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;

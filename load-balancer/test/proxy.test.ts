@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { freePort } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { type RunningLb, startLb, startUpstream, type Upstream } from './helpers.js';
+import { startLb, startUpstream } from './helpers.js';
 
 const open: { close(): Promise<unknown> | unknown }[] = [];
 afterEach(async () => {
