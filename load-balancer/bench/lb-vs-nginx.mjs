@@ -135,11 +135,30 @@ async function main() {
   run('npm', ['run', '--silent', 'build']);
 
   const dir = mkdtempSync(join(tmpdir(), 'titanium-bench-'));
-  process.on('exit', () => {
-    // SIGTERM, not SIGKILL: an nginx master stops its worker only when it can handle the signal.
-    for (const child of children) child.kill('SIGTERM');
+  try {
+    await measure(dir);
+  } finally {
+    await stopChildren();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }
+}
+
+/** SIGTERM, not SIGKILL: an nginx master stops its worker only when it can handle the signal. */
+async function stopChildren() {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await gone;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+/** @param {string} dir */
+async function measure(dir) {
   const [upstreamPort, nginxPort, lbPort] = [await freePort(), await freePort(), await freePort()];
   const stats = JSON.stringify({
     'api-gateway': { service_status: 'online' },
@@ -194,8 +213,9 @@ http { access_log off; ${temp} keepalive_requests 100000;
   console.log(`\ncomparison: wrk -t1 -c${CONNECTIONS}, ${COMPARE_SECONDS} s each, GET ${PATH} through each proxy`);
   await wrk(nginxPort, 2);
   const nginx = await wrk(nginxPort, COMPARE_SECONDS);
-  await wrk(lbPort, 2);
+  const warm = await wrk(lbPort, 2);
   const mine = await wrk(lbPort, COMPARE_SECONDS);
+  let completed = warm.requests + mine.requests;
   console.log('proxy            req/s       p50 ms   p99 ms   errors');
   for (const [name, r] of /** @type {const} */ ([
     ['nginx (1 worker)', nginx],
@@ -231,6 +251,7 @@ http { access_log off; ${temp} keepalive_requests 100000;
   const results = [];
   for (let i = 0; i < slices; i++) {
     const r = await wrk(lbPort, slice);
+    completed += r.requests;
     const rss = rssMb(lbPid);
     results.push({ rps: r.rps, rss });
     console.log(
@@ -249,13 +270,18 @@ http { access_log off; ${temp} keepalive_requests 100000;
   console.log(
     `  GET /stats under load (${statsMs.length} samples): median ${fmt(at(0.5))} ms, max ${fmt(statsMs.at(-1) ?? Number.NaN)} ms (target <= 20)`,
   );
-  const lbStats = await (await fetch(`http://127.0.0.1:${lbPort}/stats`)).json();
-  console.log(`  load balancer counted ${lbStats['load-balancer'].total_requests} requests in total`);
+  const lbStats = /** @type {{ 'load-balancer': { total_requests: number } }} */ (
+    await (await fetch(`http://127.0.0.1:${lbPort}/stats`)).json()
+  );
+  console.log(
+    `  wrk completed ${completed} requests through the load balancer; it counted ${lbStats['load-balancer'].total_requests} (requests cut off when each wrk run ends count too)`,
+  );
 }
 
-main()
-  .then(() => process.exit(0))
-  .catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+process.on('SIGINT', () => {
+  void stopChildren().then(() => process.exit(130));
+});
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -15,7 +15,8 @@ interface InstanceRecord {
 /**
  * Shares this instance's closed one-second buckets through Redis and merges everyone's.
  * Keys: `<prefix>:b:<second>` (hash: instance id → bucket JSON, expiring after the window) and
- * `<prefix>:i` (hash: instance id → lifetime totals and the time of its last publication).
+ * `<prefix>:i` (hash: instance id → lifetime totals and the time of its last publication,
+ * expiring when no instance has published for the window).
  * Without Redis, or while it is down, every answer is this instance's own.
  */
 export class ClusterStats {
@@ -80,6 +81,7 @@ export class ClusterStats {
         pipeline.expire(key, WINDOW_SECONDS + 5);
       }
       pipeline.hset(`${this.#prefix}:i`, this.#id, JSON.stringify(record));
+      pipeline.expire(`${this.#prefix}:i`, WINDOW_SECONDS + 5);
       return pipeline.exec();
     });
     if (done) this.#published = seconds.at(-1) ?? this.#published;
