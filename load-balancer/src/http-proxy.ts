@@ -200,7 +200,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) controller.abort(new ClientGone());
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.#clientGone) return;
     const flat: string[] = [];
     for (const name in headers) {
       if (RESPONSE_SKIP.has(name)) continue;
@@ -211,10 +212,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     flat.push('x-request-id', this.#requestId);
     if (this.#context.draining()) flat.push('connection', 'close');
-    this.#res.writeHead(statusCode, flat);
+    try {
+      this.#res.writeHead(statusCode, flat);
+    } catch (err) {
+      // A header Node refuses to send: the client gets a 502 instead of a half answer.
+      controller.abort(err as Error);
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#clientGone) return;
     if (!this.#res.write(chunk)) {
       controller.pause();
       this.#res.once('drain', () => controller.resume());
@@ -224,7 +231,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.#settle();
     if (this.#target) this.#group.succeeded(this.#target);
-    this.#res.end();
+    if (!this.#clientGone) this.#res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {

@@ -6,11 +6,19 @@ describe('traffic counting over the 10-second window', () => {
   let api: Upstream;
   let dashboard: Upstream;
   let lb: RunningLb;
+  let upstreamAborted = false;
   const clock = manualClock();
 
   beforeEach(async () => {
     clock.set(1_800_000_000_000);
+    upstreamAborted = false;
     api = await startUpstream('api-gateway', (req, res) => {
+      if (req.url === '/api/hang') {
+        res.on('close', () => {
+          upstreamAborted = true;
+        });
+        return;
+      }
       const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end('{}');
@@ -113,24 +121,6 @@ describe('traffic counting over the 10-second window', () => {
   });
 
   it('counts a request the client abandoned as a failure and aborts it upstream', async () => {
-    await api.close();
-    let upstreamAborted = false;
-    api = await startUpstream('api-gateway', (_req, res) => {
-      res.on('close', () => {
-        upstreamAborted = true;
-      });
-    });
-    await lb.app.close();
-    lb = await startLb(
-      {
-        API_GATEWAY_URL: api.url,
-        DASHBOARD_UI_URL: dashboard.url,
-        BLOG_SERVICE_URL: dashboard.url,
-        AUTH_SERVICE_URL: dashboard.url,
-        USER_SERVICE_URL: dashboard.url,
-      },
-      { now: clock.now },
-    );
     await fetch(`${lb.url}/api/hang`, { signal: AbortSignal.timeout(300) }).catch(() => undefined);
     await expect.poll(() => upstreamAborted).toBe(true);
     clock.advance(1_000);
