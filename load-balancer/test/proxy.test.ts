@@ -156,6 +156,22 @@ describe('proxying', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
+  it('answers 502 at once when every one of several targets is down', async () => {
+    const lb = await startLb({
+      API_GATEWAY_URL: `http://127.0.0.1:${await freePort()},http://127.0.0.1:${await freePort()}`,
+      LB_FAILURE_THRESHOLD: '1',
+      LB_COOLDOWN_MS: '60000',
+    });
+    open.push(lb.app);
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const res = await fetch(`${lb.url}/api/posts`);
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { message: string }).message).toBe('Upstream api-gateway is unavailable');
+      expect(performance.now() - started).toBeLessThan(1_000);
+    }
+  });
+
   it('answers 504 when the target sends no headers within the upstream timeout', async () => {
     const api = await startUpstream('api', () => undefined);
     open.push(api);
