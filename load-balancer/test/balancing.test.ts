@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stopAllProcesses } from '@titanium/test-support';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startEcho, startLbProcess } from './processes.js';
+
+interface Outcome {
+  at: number;
+  status: number;
+  port?: number;
+}
+
+/** Keeps `concurrency` requests in flight until `stop.done`, recording every outcome. */
+async function load(base: string, outcomes: Outcome[], stop: { done: boolean }, concurrency = 8) {
+  const worker = async () => {
+    while (!stop.done) {
+      try {
+        const res = await fetch(`${base}/api/items`);
+        const body = (await res.json()) as { port?: number };
+        outcomes.push({ at: performance.now(), status: res.status, port: body.port });
+      } catch {
+        outcomes.push({ at: performance.now(), status: 0 });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+describe('balancing across two gateway targets', () => {
+  afterAll(stopAllProcesses);
+
+  it('spreads traffic, routes around a killed target without failing requests, and takes it back', async () => {
+    const one = await startEcho();
+    const two = await startEcho();
+    const lb = await startLbProcess({
+      API_GATEWAY_URL: `${one.url},${two.url}`,
+      LB_COOLDOWN_MS: '500',
+      LB_FAILURE_THRESHOLD: '2',
+    });
+    const outcomes: Outcome[] = [];
+    const stop = { done: false };
+    const running = load(lb.url, outcomes, stop);
+
+    await sleep(1_000);
+    const spread = outcomes.filter((o) => o.status === 200);
+    expect(spread.filter((o) => o.port === one.port).length).toBeGreaterThan(spread.length / 4);
+    expect(spread.filter((o) => o.port === two.port).length).toBeGreaterThan(spread.length / 4);
+
+    one.proc.signal('SIGKILL');
+    await one.proc.exited;
+    const killedAt = performance.now();
+    await sleep(1_500);
+    const afterKill = outcomes.filter((o) => o.at > killedAt);
+    expect(afterKill.length).toBeGreaterThan(20);
+    const failures = afterKill.filter((o) => o.status !== 200);
+    expect(failures).toEqual([]);
+    expect(afterKill.every((o) => o.port === two.port)).toBe(true);
+
+    await startEcho(one.port);
+    const restartedAt = performance.now();
+    await expect
+      .poll(() => outcomes.filter((o) => o.at > restartedAt && o.port === one.port).length, { timeout: 5_000 })
+      .toBeGreaterThan(10);
+    stop.done = true;
+    await running;
+    expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
+    expect(lb.proc.output()).toMatch(/upstream target down/);
+    expect(lb.proc.output()).toMatch(/upstream target back/);
+  });
+});

@@ -1,0 +1,129 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stopAllProcesses } from '@titanium/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getStats, startLb, startUpstream } from './helpers.js';
+import { type Running, startLbProcess, startServiceProcess } from './processes.js';
+
+describe('/stats gathers every service', () => {
+  const services: Record<string, Running> = {};
+  let lb: Running;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'titanium-lb-fanout-'));
+    const env = {
+      DATABASE_PATH: join(dataDir, 'users.db'),
+      BLOG_DATABASE_PATH: join(dataDir, 'blog.db'),
+    };
+    const [user, blog] = await Promise.all([
+      startServiceProcess('user-service', 'USER_SERVICE_PORT', env),
+      startServiceProcess('blog-service', 'BLOG_SERVICE_PORT', env),
+    ]);
+    const auth = await startServiceProcess('auth-service', 'AUTH_SERVICE_PORT', { ...env, USER_SERVICE_URL: user.url });
+    const gateway = await startServiceProcess('api-gateway', 'API_GATEWAY_PORT', {
+      ...env,
+      AUTH_SERVICE_URL: auth.url,
+      USER_SERVICE_URL: user.url,
+      BLOG_SERVICE_URL: blog.url,
+    });
+    Object.assign(services, { gateway, auth, user, blog });
+    lb = await startLbProcess({
+      API_GATEWAY_URL: gateway.url,
+      AUTH_SERVICE_URL: auth.url,
+      USER_SERVICE_URL: user.url,
+      BLOG_SERVICE_URL: blog.url,
+      DASHBOARD_UI_URL: gateway.url,
+    });
+  });
+
+  afterAll(async () => {
+    await stopAllProcesses();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers in the contract shape with every service unwrapped and reachable', async () => {
+    const stats = await getStats(lb.url);
+    expect(Object.keys(stats)).toEqual([
+      'load-balancer',
+      'api-gateway',
+      'auth',
+      'user_service',
+      'blog_service',
+      'database',
+      'cache',
+    ]);
+    for (const key of ['api-gateway', 'auth', 'user_service', 'blog_service']) {
+      expect(['online', 'degraded'], key).toContain(stats[key]?.service_status);
+      expect(stats[key]?.[key], key).toBeUndefined();
+    }
+    expect(stats['load-balancer']).toMatchObject({ status: 'healthy', scope: 'instance', instances: 1 });
+  });
+
+  it('marks a frozen service offline and still answers within 2.2 s', async () => {
+    services.auth?.proc.signal('SIGSTOP');
+    try {
+      const started = performance.now();
+      const stats = await getStats(lb.url);
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeLessThanOrEqual(2_200);
+      expect(stats.auth).toEqual({ service_status: 'offline', error: 'no answer within 2000 ms' });
+      expect(stats['api-gateway']?.service_status).not.toBe('offline');
+      expect(stats.user_service?.service_status).not.toBe('offline');
+    } finally {
+      services.auth?.proc.signal('SIGCONT');
+    }
+    await expect.poll(async () => (await getStats(lb.url)).auth?.service_status).not.toBe('offline');
+  });
+
+  it('marks a killed service offline at once', async () => {
+    services.blog?.proc.signal('SIGKILL');
+    await services.blog?.proc.exited;
+    const started = performance.now();
+    const stats = await getStats(lb.url);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(stats.blog_service?.service_status).toBe('offline');
+    expect(String(stats.blog_service?.error)).toMatch(/ECONNREFUSED|no reachable/);
+    expect(stats.auth?.service_status).not.toBe('offline');
+  });
+});
+
+describe('/stats unwrapping', () => {
+  it('lifts user-service database and cache to the top level and reports a broken answer as offline', async () => {
+    const user = await startUpstream('user_service', (_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          user_service: {
+            service_status: 'online',
+            database: { status: 'healthy' },
+            cache: { status: 'healthy', hit_ratio: 0.5 },
+          },
+        }),
+      );
+    });
+    const broken = await startUpstream('auth', (_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/html' });
+      res.end('<h1>oops</h1>');
+    });
+    const garbled = await startUpstream('blog_service', (_req, res) => res.end('not json'));
+    const lb = await startLb({
+      USER_SERVICE_URL: user.url,
+      AUTH_SERVICE_URL: broken.url,
+      BLOG_SERVICE_URL: garbled.url,
+      API_GATEWAY_URL: user.url,
+    });
+    try {
+      const stats = await getStats(lb.url);
+      expect(stats.database).toEqual({ status: 'healthy' });
+      expect(stats.cache).toEqual({ status: 'healthy', hit_ratio: 0.5 });
+      expect(stats.user_service).toMatchObject({ service_status: 'online' });
+      expect(stats.auth).toEqual({ service_status: 'offline', error: 'HTTP 500' });
+      expect(stats.blog_service?.service_status).toBe('offline');
+    } finally {
+      await lb.app.close();
+      await Promise.all([user.close(), broken.close(), garbled.close()]);
+    }
+  });
+});
