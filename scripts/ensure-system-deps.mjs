@@ -7,7 +7,10 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Program → Debian package, and why the tests need it. */
-const NEEDED = [{ command: 'redis-server', pkg: 'redis-server', why: 'the cache and counter tests run a real Redis' }];
+const NEEDED = [
+  { command: 'redis-server', pkg: 'redis-server', why: 'the cache and counter tests run a real Redis' },
+  { command: 'chromium', pkg: 'chromium', why: 'the dashboard tests drive a real Chromium' },
+];
 
 /** @param {string} command */
 function installed(command) {
