@@ -1,2 +1,4 @@
+export * from './browser.js';
 export * from './processes.js';
 export * from './redis.js';
+export * from './stack.js';
