@@ -2,15 +2,28 @@
 // @ts-check
 // Makes sure the system programs the tests run for real are installed. As root it installs the
 // missing ones with apt-get; otherwise it names them and prints the exact command to run.
+// With arguments it checks the programs named instead (`node scripts/ensure-system-deps.mjs nginx wrk`).
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-/** Program → Debian package, and why the tests need it. */
-const NEEDED = [
+/** Program → Debian package, and why it is needed. */
+const KNOWN = [
   { command: 'redis-server', pkg: 'redis-server', why: 'the cache and counter tests run a real Redis' },
   { command: 'chromium', pkg: 'chromium', why: 'the dashboard tests drive a real Chromium' },
+  { command: 'nginx', pkg: 'nginx', why: 'the load-balancer benchmark compares against nginx' },
+  { command: 'wrk', pkg: 'wrk', why: 'the load-balancer benchmark generates load with wrk' },
 ];
+/** What the tests need when no program is named. */
+const DEFAULT = ['redis-server', 'chromium'];
+
+const wanted = process.argv.length > 2 ? process.argv.slice(2) : DEFAULT;
+const unknown = wanted.filter((command) => !KNOWN.some((need) => need.command === command));
+if (unknown.length > 0) {
+  console.error(`ensure-system-deps: no Debian package known for ${unknown.join(', ')}`);
+  process.exit(1);
+}
+const NEEDED = KNOWN.filter((need) => wanted.includes(need.command));
 
 /** @param {string} command */
 function installed(command) {

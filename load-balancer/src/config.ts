@@ -1,9 +1,72 @@
+import { hostname } from 'node:os';
 import { type EnvReader, type KitConfig, readKitConfig } from '@titanium/service-kit';
+import type { BalancingStrategy, UpstreamOptions } from './upstream-group.js';
 
 export interface Config {
   kit: KitConfig;
+  upstreams: {
+    apiGateway: string[];
+    dashboard: string[];
+    blog: string[];
+    auth: string[];
+    user: string[];
+  };
+  upstream: UpstreamOptions;
+  server: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** How often Node checks connections against the header and request timeouts. */
+    connectionsCheckingIntervalMs: number;
+  };
+  statsTimeoutMs: number;
+  redisUrl: string | undefined;
+  instanceId: string;
+  redisPrefix: string;
+  heartbeat: {
+    pingIntervalMs: number;
+    maxConnections: number;
+    maxMessageBytes: number;
+  };
 }
 
+const STRATEGIES: readonly BalancingStrategy[] = ['least-outstanding', 'round-robin'];
+
 export function readConfig(env: EnvReader): Config {
-  return { kit: readKitConfig(env, 'load-balancer', 'LB_PORT', 7100) };
+  const headersTimeoutMs = env.duration('LB_HEADERS_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 });
+  return {
+    kit: readKitConfig(env, 'load-balancer', 'LB_PORT', 7100),
+    upstreams: {
+      apiGateway: env.urlList('API_GATEWAY_URL', 'http://localhost:8000'),
+      dashboard: env.urlList('DASHBOARD_UI_URL', 'http://localhost:8080'),
+      blog: env.urlList('BLOG_SERVICE_URL', 'http://localhost:8005'),
+      auth: env.urlList('AUTH_SERVICE_URL', 'http://localhost:8002'),
+      user: env.urlList('USER_SERVICE_URL', 'http://localhost:8001'),
+    },
+    upstream: {
+      strategy: env.oneOf('LB_BALANCING', STRATEGIES, 'least-outstanding'),
+      failureThreshold: env.integer('LB_FAILURE_THRESHOLD', 2, { min: 1, max: 100 }),
+      cooldownMs: env.duration('LB_COOLDOWN_MS', 5_000, { min: 100, max: 600_000 }),
+      connections: env.integer('LB_UPSTREAM_CONNECTIONS', 256, { min: 1, max: 65_536 }),
+      connectTimeoutMs: env.duration('LB_UPSTREAM_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
+      headersTimeoutMs: env.duration('LB_UPSTREAM_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+      bodyTimeoutMs: env.duration('LB_UPSTREAM_BODY_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
+      keepAliveTimeoutMs: env.duration('LB_UPSTREAM_KEEP_ALIVE_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
+    },
+    server: {
+      headersTimeoutMs,
+      requestTimeoutMs: env.duration('LB_REQUEST_TIMEOUT_MS', 30_000, { min: headersTimeoutMs, max: 3_600_000 }),
+      keepAliveTimeoutMs: env.duration('LB_KEEP_ALIVE_TIMEOUT_MS', 60_000, { min: 100, max: 600_000 }),
+      connectionsCheckingIntervalMs: env.duration('LB_CONNECTIONS_CHECK_INTERVAL_MS', 500, { min: 50, max: 30_000 }),
+    },
+    statsTimeoutMs: env.duration('LB_STATS_TIMEOUT_MS', 2_000, { min: 50, max: 60_000 }),
+    redisUrl: env.optionalUrl('REDIS_URL', ['redis:', 'rediss:']),
+    instanceId: env.string('LB_INSTANCE_ID', `${hostname()}-${process.pid}`),
+    redisPrefix: env.string('LB_REDIS_PREFIX', 'titanium:lb'),
+    heartbeat: {
+      pingIntervalMs: env.duration('LB_WS_PING_INTERVAL_MS', 5_000, { min: 50, max: 600_000 }),
+      maxConnections: env.integer('LB_WS_MAX_CONNECTIONS', 1_000, { min: 1, max: 1_000_000 }),
+      maxMessageBytes: env.integer('LB_WS_MAX_MESSAGE_BYTES', 1_024, { min: 16, max: 1_048_576 }),
+    },
+  };
 }

@@ -62,9 +62,8 @@ describe('npm start', () => {
       'blog-service': 'blog_service',
       'api-gateway': 'api-gateway',
       'dashboard-ui': 'dashboard_ui',
-      'load-balancer': 'load-balancer',
     };
-    for (const name of SERVICES) {
+    for (const name of SERVICES.filter((service) => service !== 'load-balancer')) {
       const base = `http://127.0.0.1:${ports[name]}`;
       const before = (await (await fetch(`${base}/stats`)).json()) as Record<string, { requests_total: number }>;
       await fetch(`${base}/no-such-page`);
@@ -74,6 +73,26 @@ describe('npm start', () => {
       expect(Object.keys(after), name).toEqual([key]);
       expect(after[key]?.service_status, name).toBe('online');
       expect(after[key]?.requests_total, name).toBe((before[key]?.requests_total ?? 0) + 2);
+    }
+  });
+
+  it('gathers every service into the load balancer /stats', async () => {
+    const stats = (await (await fetch(`http://127.0.0.1:${ports['load-balancer']}/stats`)).json()) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(Object.keys(stats)).toEqual([
+      'load-balancer',
+      'api-gateway',
+      'auth',
+      'user_service',
+      'blog_service',
+      'database',
+      'cache',
+    ]);
+    expect(stats['load-balancer']).toMatchObject({ status: 'healthy', scope: 'cluster', instances: 1 });
+    for (const key of ['api-gateway', 'auth', 'user_service', 'blog_service']) {
+      expect(stats[key]?.service_status, key).toBe('online');
     }
   });
 

@@ -16,6 +16,8 @@ export interface ServiceOptions {
   statsKey: string;
   /** Service-specific fields merged into the `/stats` block. */
   collectStats?: () => StatsFields | Promise<StatsFields>;
+  /** The service registers its own `/stats` route instead of the wrapped default one. */
+  ownStatsRoute?: boolean;
   /** `degraded` when the service works but a dependency does not. */
   status?: () => ServiceStatus;
   /** Named checks that must all pass for `/ready` to answer 200 once started. */
@@ -23,7 +25,12 @@ export interface ServiceOptions {
   /** Server settings (timeouts, trustProxy, …) passed to Fastify. */
   server?: Pick<
     FastifyServerOptions,
-    'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout' | 'trustProxy' | 'maxRequestsPerSocket'
+    | 'connectionTimeout'
+    | 'keepAliveTimeout'
+    | 'requestTimeout'
+    | 'trustProxy'
+    | 'maxRequestsPerSocket'
+    | 'serverFactory'
   > & { http?: HttpServerOptions };
   /** Where JSON logs go; stdout by default. */
   logStream?: NodeJS.WritableStream;
@@ -137,15 +144,17 @@ export function createService(options: ServiceOptions): FastifyInstance {
     return reply.type(kit.metrics.registry.contentType).send(text);
   });
 
-  app.get('/stats', INFRA, async () => {
-    const extra = options.collectStats ? await options.collectStats() : {};
-    return wrapStats(statsKey, {
-      service_status: options.status?.() ?? 'online',
-      uptime_seconds: Math.round((Date.now() - kit.lifecycle.startedAt) / 1000),
-      ...kit.traffic.snapshot(),
-      ...extra,
+  if (!options.ownStatsRoute) {
+    app.get('/stats', INFRA, async () => {
+      const extra = options.collectStats ? await options.collectStats() : {};
+      return wrapStats(statsKey, {
+        service_status: options.status?.() ?? 'online',
+        uptime_seconds: Math.round((Date.now() - kit.lifecycle.startedAt) / 1000),
+        ...kit.traffic.snapshot(),
+        ...extra,
+      });
     });
-  });
+  }
 
   return app;
 }

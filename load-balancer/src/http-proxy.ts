@@ -1,0 +1,285 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { requestIdFor } from '@titanium/service-kit';
+import type { Dispatcher } from 'undici';
+import type { StatsWindow } from './stats-window.js';
+import type { Target, UpstreamGroup } from './upstream-group.js';
+
+/** Headers that describe one connection, not the message, plus the ones the proxy sets itself. */
+const REQUEST_SKIP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'host',
+  'http2-settings',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+]);
+const RESPONSE_SKIP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'x-request-id',
+]);
+
+/** Errors meaning the target could not be reached or dropped the connection: they count against its health. */
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Before any byte reached the target: safe to try another one whatever the method. */
+const NOTHING_SENT = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface ProxyContext {
+  window: StatsWindow;
+  /** True once shutdown has begun: answers then close their connection. */
+  draining: () => boolean;
+}
+
+class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+    this.name = 'ClientGone';
+  }
+}
+
+function errorCode(err: Error & { code?: string; errors?: { code?: string }[] }): string {
+  return err.code ?? err.errors?.[0]?.code ?? '';
+}
+
+function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/** The request headers for the target: end-to-end ones as sent, plus X-Forwarded-* and X-Request-Id. */
+function upstreamHeaders(req: IncomingMessage, requestId: string): string[] {
+  const raw = req.rawHeaders;
+  const connection = req.headers.connection;
+  const named = connection && connection.includes(',') ? connectionTokens(connection) : undefined;
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (REQUEST_SKIP.has(lower) || named?.has(lower)) continue;
+    headers.push(name, raw[i + 1] as string);
+  }
+  const forwardedFor = req.headers['x-forwarded-for'];
+  const address = clientAddress(req);
+  headers.push(
+    'x-forwarded-for',
+    forwardedFor ? `${forwardedFor}, ${address}` : address,
+    'x-forwarded-proto',
+    'encrypted' in req.socket ? 'https' : 'http',
+    'x-request-id',
+    requestId,
+  );
+  if (req.headers.host) headers.push('x-forwarded-host', req.headers.host);
+  return headers;
+}
+
+function connectionTokens(value: string): Set<string> {
+  return new Set(value.split(',').map((token) => token.trim().toLowerCase()));
+}
+
+export function sendJson(res: ServerResponse, statusCode: number, body: unknown, extra: string[] = []): void {
+  const text = JSON.stringify(body);
+  res.writeHead(statusCode, [
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(text)),
+    ...extra,
+  ]);
+  res.end(text);
+}
+
+function errorJson(statusCode: number, message: string) {
+  return { statusCode, error: statusCode === 504 ? 'Gateway Timeout' : 'Bad Gateway', message };
+}
+
+/**
+ * One proxied request: an undici dispatch handler that streams the target's answer to the
+ * client with back-pressure, records the request in the stats window when it counts, retries
+ * another target when the first could not be reached and that is safe, and aborts the upstream
+ * request when the client goes away.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #group: UpstreamGroup;
+  readonly #context: ProxyContext;
+  readonly #counted: boolean;
+  readonly #hasBody: boolean;
+  readonly #requestId: string;
+  readonly #headers: string[];
+  readonly #started = performance.now();
+  #target: Target | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #attempts = 0;
+  #settled = false;
+  #clientGone = false;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    group: UpstreamGroup,
+    context: ProxyContext,
+    counted: boolean,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#group = group;
+    this.#context = context;
+    this.#counted = counted;
+    const { headers } = req;
+    this.#hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+    this.#requestId = requestIdFor(req);
+    this.#headers = upstreamHeaders(req, this.#requestId);
+    res.on('close', () => this.#closed());
+  }
+
+  start(): void {
+    const target = this.#group.pick();
+    if (!target) {
+      this.#fail(502, `Upstream ${this.#group.name} is unavailable`);
+      return;
+    }
+    this.#send(target);
+  }
+
+  #send(target: Target): void {
+    this.#target = target;
+    this.#attempts++;
+    target.outstanding++;
+    const req = this.#req;
+    target.pool.dispatch(
+      {
+        path: req.url ?? '/',
+        method: req.method as Dispatcher.HttpMethod,
+        headers: this.#headers,
+        body: this.#hasBody ? req : null,
+      },
+      this,
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(new ClientGone());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    const flat: string[] = [];
+    for (const name in headers) {
+      if (RESPONSE_SKIP.has(name)) continue;
+      const value = headers[name];
+      if (value === undefined) continue;
+      if (typeof value === 'string') flat.push(name, value);
+      else for (const item of value) flat.push(name, item);
+    }
+    flat.push('x-request-id', this.#requestId);
+    if (this.#context.draining()) flat.push('connection', 'close');
+    this.#res.writeHead(statusCode, flat);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#settle();
+    if (this.#target) this.#group.succeeded(this.#target);
+    this.#res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const target = this.#target;
+    this.#settle();
+    if (this.#clientGone || err instanceof ClientGone) return;
+    const code = errorCode(err);
+    if (target && CONNECTION_ERRORS.has(code)) {
+      this.#group.failed(target, err);
+      const retry =
+        !this.#res.headersSent &&
+        !this.#hasBody &&
+        (NOTHING_SENT.has(code) || IDEMPOTENT.has(this.#req.method ?? '')) &&
+        this.#attempts < this.#group.targets.length;
+      const other = retry ? this.#group.pick(target) : undefined;
+      if (other) {
+        this.#settled = false;
+        this.#send(other);
+        return;
+      }
+    }
+    if (this.#res.headersSent) {
+      this.#res.destroy(err);
+      return;
+    }
+    if (TIMEOUT_ERRORS.has(code)) this.#fail(504, `Upstream ${this.#group.name} did not answer in time`);
+    else this.#fail(502, `Upstream ${this.#group.name} is unavailable`);
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#target) this.#target.outstanding--;
+  }
+
+  #fail(statusCode: number, message: string): void {
+    const extra = ['x-request-id', this.#requestId];
+    if (this.#context.draining()) extra.push('connection', 'close');
+    sendJson(this.#res, statusCode, errorJson(statusCode, message), extra);
+  }
+
+  #closed(): void {
+    const res = this.#res;
+    const aborted = !res.writableFinished;
+    if (aborted) {
+      this.#clientGone = true;
+      if (!this.#settled) this.#controller?.abort(new ClientGone());
+    }
+    if (this.#counted) this.#context.window.record(res.statusCode, performance.now() - this.#started, aborted);
+  }
+}
+
+export function proxyRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  group: UpstreamGroup,
+  context: ProxyContext,
+  counted: boolean,
+): void {
+  new Exchange(req, res, group, context, counted).start();
+}

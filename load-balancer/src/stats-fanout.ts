@@ -1,0 +1,89 @@
+import { Agent, request } from 'undici';
+import type { UpstreamGroup } from './upstream-group.js';
+
+export interface StatsSource {
+  /** Key in the combined answer, and the key the service wraps its block in. */
+  key: string;
+  group: UpstreamGroup;
+}
+
+type Block = Record<string, unknown>;
+
+function isObject(value: unknown): value is Block {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Gathers every service's `/stats` in parallel, each bounded by the timeout, and unwraps
+ * `{"<key>": {...}}`. A service that fails, errors or is late is `{service_status: "offline", error}`.
+ * Concurrent callers share one round of requests.
+ */
+export class StatsFanout {
+  readonly #sources: readonly StatsSource[];
+  readonly #timeoutMs: number;
+  readonly #agent = new Agent({ keepAliveTimeout: 10_000, connections: 4 });
+  #inFlight: Promise<Record<string, Block>> | undefined;
+
+  constructor(sources: readonly StatsSource[], timeoutMs: number) {
+    this.#sources = sources;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  collect(): Promise<Record<string, Block>> {
+    if (!this.#inFlight) {
+      this.#inFlight = this.#collect().finally(() => {
+        this.#inFlight = undefined;
+      });
+    }
+    return this.#inFlight;
+  }
+
+  async #collect(): Promise<Record<string, Block>> {
+    const blocks = await Promise.all(this.#sources.map((source) => this.#fetch(source)));
+    const result: Record<string, Block> = {};
+    this.#sources.forEach((source, i) => {
+      result[source.key] = blocks[i] as Block;
+    });
+    return result;
+  }
+
+  async #fetch({ key, group }: StatsSource): Promise<Block> {
+    const target = group.pick();
+    if (!target) return offline(`no reachable ${group.name} target`);
+    try {
+      const res = await request(`${target.url}/stats`, {
+        dispatcher: this.#agent,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        headers: { accept: 'application/json' },
+      });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return offline(`HTTP ${res.statusCode}`);
+      }
+      const body: unknown = await res.body.json();
+      group.succeeded(target);
+      if (!isObject(body)) return offline('answer is not a JSON object');
+      const inner = body[key];
+      if (isObject(inner)) return inner;
+      const values = Object.values(body);
+      return values.length === 1 && isObject(values[0]) ? values[0] : body;
+    } catch (err) {
+      const error = err as Error & { code?: string };
+      if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+        return offline(`no answer within ${this.#timeoutMs} ms`);
+      }
+      if (error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || error.code === 'UND_ERR_SOCKET') {
+        group.failed(target, error);
+      }
+      return offline(error.code ? `${error.code}: ${error.message}` : error.message);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close().catch(() => undefined);
+  }
+}
+
+function offline(error: string): Block {
+  return { service_status: 'offline', error };
+}

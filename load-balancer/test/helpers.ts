@@ -1,0 +1,110 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '@titanium/service-kit';
+import type { FastifyInstance } from 'fastify';
+import { type BuildOptions, build } from '../src/app.js';
+import { readConfig } from '../src/config.js';
+
+export interface Upstream {
+  url: string;
+  port: number;
+  server: Server;
+  /** Every request it received, with its body. */
+  seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/** A real HTTP server on a free loopback port; by default it answers JSON describing the request. */
+export async function startUpstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
+  const seen: Upstream['seen'] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (handler) return handler(req, res, body);
+      if (req.url === '/stats') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ [name]: { service_status: 'online', upstream: name } }));
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ upstream: name, method: req.method, url: req.url, bytes: body.length }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    server,
+    seen,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close').catch(() => undefined);
+    },
+  };
+}
+
+export interface RunningLb {
+  app: FastifyInstance;
+  url: string;
+  port: number;
+}
+
+/** The load balancer built in this process, listening on a free loopback port. */
+export async function startLb(env: Record<string, string>, options: BuildOptions = {}): Promise<RunningLb> {
+  const config = loadConfig(readConfig, { HOST: '127.0.0.1', LB_PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const app = build(config, options);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  app.kit.lifecycle.markReady();
+  const { port } = app.server.address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}`, port };
+}
+
+/** A clock the test moves by hand, starting on a second boundary. */
+export function manualClock(start = 1_800_000_000_000) {
+  let now = start;
+  return {
+    now: () => now,
+    set: (ms: number) => {
+      now = ms;
+    },
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+export interface LbBlock {
+  status: string;
+  has_real_traffic: boolean;
+  window_seconds: number;
+  requests_per_second: number;
+  avg_response_time_ms: number;
+  avg_response_time_ms_lifetime: number;
+  p95_response_time_ms: number;
+  p99_response_time_ms: number;
+  success_rate: number;
+  server_error_rate: number;
+  total_requests: number;
+  ws_active_connections: number;
+  scope: string;
+  instances: number;
+}
+
+export type StatsAnswer = { 'load-balancer': LbBlock } & Record<string, Record<string, unknown>>;
+
+export async function getStats(base: string): Promise<StatsAnswer> {
+  const res = await fetch(`${base}/stats`);
+  if (res.status !== 200) throw new Error(`/stats answered ${res.status}`);
+  return (await res.json()) as StatsAnswer;
+}

@@ -1,0 +1,215 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { freePort } from '@titanium/test-support';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { type RunningLb, startLb, startUpstream, type Upstream } from './helpers.js';
+
+const open: { close(): Promise<unknown> | unknown }[] = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+});
+
+async function stack(env: Record<string, string> = {}) {
+  const api = await startUpstream('api');
+  const blog = await startUpstream('blog');
+  const dashboard = await startUpstream('dashboard');
+  open.push(api, blog, dashboard);
+  const lb = await startLb({
+    API_GATEWAY_URL: api.url,
+    BLOG_SERVICE_URL: blog.url,
+    DASHBOARD_UI_URL: dashboard.url,
+    AUTH_SERVICE_URL: dashboard.url,
+    USER_SERVICE_URL: dashboard.url,
+    ...env,
+  });
+  open.push(lb.app);
+  return { api, blog, dashboard, lb };
+}
+
+/** A request with full control over headers, answering status, headers and body. */
+function raw(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('routing', () => {
+  it('sends /api/* to the gateway, /blog/* to the blog and everything else to the dashboard', async () => {
+    const { lb } = await stack();
+    expect(await (await fetch(`${lb.url}/api/posts?offset=0&limit=2`)).json()).toMatchObject({
+      upstream: 'api',
+      url: '/api/posts?offset=0&limit=2',
+    });
+    expect(await (await fetch(`${lb.url}/blog/`)).json()).toMatchObject({ upstream: 'blog', url: '/blog/' });
+    expect(await (await fetch(`${lb.url}/blog/assets/app.js`)).json()).toMatchObject({ upstream: 'blog' });
+    expect(await (await fetch(`${lb.url}/`)).json()).toMatchObject({ upstream: 'dashboard', url: '/' });
+    expect(await (await fetch(`${lb.url}/assets/index.js?v=2`)).json()).toMatchObject({
+      upstream: 'dashboard',
+      url: '/assets/index.js?v=2',
+    });
+  });
+
+  it('redirects /blog to /blog/ with 308, keeping the query', async () => {
+    const { lb } = await stack();
+    const res = await fetch(`${lb.url}/blog?page=2`, { redirect: 'manual' });
+    expect(res.status).toBe(308);
+    expect(res.headers.get('location')).toBe('/blog/?page=2');
+  });
+
+  it('answers /lb-health and its own probes itself', async () => {
+    const { lb, dashboard } = await stack();
+    expect((await fetch(`${lb.url}/lb-health`)).status).toBe(200);
+    expect((await fetch(`${lb.url}/health`)).status).toBe(200);
+    expect((await fetch(`${lb.url}/metrics`)).headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(dashboard.seen).toEqual([]);
+  });
+});
+
+describe('proxying', () => {
+  it('passes method, path, query, body and headers through and adds forwarding headers', async () => {
+    const { lb, api } = await stack();
+    const res = await raw(`${lb.url}/api/posts/7?draft=1`, {
+      method: 'PATCH',
+      headers: {
+        'content-type': 'application/json',
+        authorization: 'Bearer abc',
+        'x-request-id': 'req-123',
+        connection: 'keep-alive, x-hop',
+        'x-hop': 'must not pass',
+      },
+      body: '{"title":"new"}',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-request-id']).toBe('req-123');
+    const seen = api.seen[0];
+    expect(seen).toMatchObject({ method: 'PATCH', url: '/api/posts/7?draft=1', body: '{"title":"new"}' });
+    expect(seen?.headers).toMatchObject({
+      authorization: 'Bearer abc',
+      'content-type': 'application/json',
+      'x-request-id': 'req-123',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': `127.0.0.1:${lb.port}`,
+    });
+    expect(seen?.headers['x-hop']).toBeUndefined();
+  });
+
+  it('gives every proxied request an X-Request-Id when the client sent none', async () => {
+    const { lb, api } = await stack();
+    const res = await fetch(`${lb.url}/api/ping`);
+    const id = res.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(api.seen[0]?.headers['x-request-id']).toBe(id);
+  });
+
+  it('keeps the status, repeated headers and streamed body of the answer and drops hop-by-hop ones', async () => {
+    const api = await startUpstream('api', (_req, res) => {
+      res.writeHead(201, { 'set-cookie': ['a=1', 'b=2'], 'x-custom': 'yes', 'keep-alive': 'timeout=99' });
+      res.write('part one, ');
+      setTimeout(() => res.end('part two'), 50);
+    });
+    open.push(api);
+    const lb = await startLb({ API_GATEWAY_URL: api.url });
+    open.push(lb.app);
+    const res = await raw(`${lb.url}/api/stream`);
+    expect(res.status).toBe(201);
+    expect(res.body).toBe('part one, part two');
+    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(res.headers['x-custom']).toBe('yes');
+    expect(res.headers['keep-alive']).not.toBe('timeout=99');
+  });
+
+  it('streams a large request body to the target', async () => {
+    const { lb, api } = await stack();
+    const body = 'x'.repeat(3 * 1024 * 1024);
+    const res = await fetch(`${lb.url}/api/upload`, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ bytes: body.length });
+    expect(api.seen[0]?.body.length).toBe(body.length);
+  });
+
+  it('answers 502 JSON at once when the target refuses connections', async () => {
+    const port = await freePort();
+    const lb = await startLb({ API_GATEWAY_URL: `http://127.0.0.1:${port}` });
+    open.push(lb.app);
+    const started = performance.now();
+    const res = await fetch(`${lb.url}/api/posts`);
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual({
+      statusCode: 502,
+      error: 'Bad Gateway',
+      message: 'Upstream api-gateway is unavailable',
+    });
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('answers 504 when the target sends no headers within the upstream timeout', async () => {
+    const api = await startUpstream('api', () => undefined);
+    open.push(api);
+    const lb = await startLb({ API_GATEWAY_URL: api.url, LB_UPSTREAM_HEADERS_TIMEOUT_MS: '300' });
+    open.push(lb.app);
+    const res = await fetch(`${lb.url}/api/slow`);
+    expect(res.status).toBe(504);
+    expect(((await res.json()) as { message: string }).message).toBe('Upstream api-gateway did not answer in time');
+  });
+
+  it('cuts off a client that trickles its request headers, within about a second of the limit', async () => {
+    const { lb } = await stack({ LB_HEADERS_TIMEOUT_MS: '1000' });
+    const socket = connect(lb.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const started = performance.now();
+    socket.write('GET /api/x HTTP/1.1\r\nHost: x\r\n');
+    const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 200);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    await new Promise((resolve) => socket.once('close', resolve));
+    clearInterval(trickle);
+    const elapsed = performance.now() - started;
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(2_500);
+  });
+
+  it('proxies WebSocket upgrades to the target', async () => {
+    const port = await freePort();
+    const upstream = new WebSocketServer({ port, host: '127.0.0.1' });
+    upstream.on('connection', (ws, req) => ws.on('message', (data) => ws.send(`${req.url}:${data}`)));
+    open.push({
+      close: () => {
+        for (const client of upstream.clients) client.terminate();
+        return new Promise((resolve) => upstream.close(resolve));
+      },
+    });
+    const lb = await startLb({
+      API_GATEWAY_URL: `http://127.0.0.1:${port}`,
+      DASHBOARD_UI_URL: `http://127.0.0.1:${port}`,
+    });
+    open.push(lb.app);
+    for (const path of ['/api/live', '/live-reload']) {
+      const ws = new WebSocket(`ws://127.0.0.1:${lb.port}${path}`);
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      ws.send('hi');
+      const reply = await new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+      expect(reply).toBe(`${path}:hi`);
+      ws.close();
+    }
+  });
+});
