@@ -116,7 +116,7 @@ function render(summary: Summary, at: Date): void {
   view.success.textContent = connected ? `${summary.successRate.toFixed(1)} %` : '–';
   view.scope.textContent = connected
     ? summary.scope === 'cluster'
-      ? `cluster of ${summary.instances} load balancers`
+      ? `cluster of ${summary.instances} load balancer${summary.instances === 1 ? '' : 's'}`
       : 'one load balancer'
     : 'not connected';
   if (connected) {
