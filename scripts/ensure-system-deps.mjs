@@ -10,11 +10,12 @@ import { delimiter, join } from 'node:path';
 /** Program → Debian package, and why it is needed. */
 const KNOWN = [
   { command: 'redis-server', pkg: 'redis-server', why: 'the cache and counter tests run a real Redis' },
+  { command: 'chromium', pkg: 'chromium', why: 'the dashboard tests drive a real Chromium' },
   { command: 'nginx', pkg: 'nginx', why: 'the load-balancer benchmark compares against nginx' },
   { command: 'wrk', pkg: 'wrk', why: 'the load-balancer benchmark generates load with wrk' },
 ];
 /** What the tests need when no program is named. */
-const DEFAULT = ['redis-server'];
+const DEFAULT = ['redis-server', 'chromium'];
 
 const wanted = process.argv.length > 2 ? process.argv.slice(2) : DEFAULT;
 const unknown = wanted.filter((command) => !KNOWN.some((need) => need.command === command));

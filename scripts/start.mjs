@@ -156,7 +156,9 @@ function launch(child, childEnv) {
     say(`${child.name} died (${how}); restarting in ${delay / 1000} s (restart ${child.restarts})`);
     child.restartTimer = setTimeout(() => {
       child.restartTimer = undefined;
-      if (!stopping) launch(child, childEnv);
+      if (stopping) return;
+      launch(child, childEnv);
+      say(`${child.name} restarted (pid ${child.proc?.pid})`);
     }, delay);
   });
 }

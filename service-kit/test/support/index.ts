@@ -1,4 +1,6 @@
+export * from './browser.js';
 export * from './processes.js';
 export * from './redis.js';
 export * from './services.js';
+export * from './stack.js';
 export * from './tokens.js';

@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { artifactPath, launchChromium, type Stack, startStack } from '@titanium/test-support';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Browser tests against the whole stack: the page is loaded through the load balancer, exactly
+// as an operator opens it. A short poll interval keeps the waits short.
+describe('dashboard in Chromium', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  const status = () => page.locator('#overall-status');
+  const service = (key: string) => page.locator(`#server-list li[data-service="${key}"]`);
+
+  beforeAll(async () => {
+    stack = await startStack();
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/Failed to load resource|WebSocket/.test(msg.text())) {
+        problems.push(`console: ${msg.text()}`);
+      }
+    });
+    await page.goto(`${stack.url('load-balancer')}/?poll=500`);
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it('shows IDLE with every service online when there is no traffic', async () => {
+    await expect.poll(() => status().textContent(), { timeout: 10_000 }).toBe('IDLE');
+    await expect.poll(() => page.locator('#active-services').textContent()).toBe('5/5');
+    expect(await page.locator('#server-list li[data-state="online"]').count()).toBe(5);
+    expect(await page.locator('#db-status').textContent()).toMatch(/ONLINE|OFFLINE/);
+    await page.screenshot({ path: artifactPath('dashboard-idle-1280x800.png') });
+  });
+
+  it('shows the request rate the load balancer reports after API requests, and charts it', async () => {
+    const lb = stack.url('load-balancer');
+    const pointsBefore = Number(await page.locator('#throughputChart').getAttribute('data-points'));
+    await Promise.all(Array.from({ length: 40 }, () => fetch(`${lb}/api/health`).then((r) => r.arrayBuffer())));
+    // The load balancer's window is made of closed seconds: the requests show within a second.
+    const reported = async () =>
+      ((await (await fetch(`${lb}/stats`)).json()) as { 'load-balancer': { requests_per_second: number } })[
+        'load-balancer'
+      ].requests_per_second;
+    await expect.poll(reported, { timeout: 3_000 }).toBe(4);
+    await expect.poll(() => status().textContent(), { timeout: 5_000 }).toBe('HEALTHY');
+    await expect
+      .poll(async () => Number(await page.locator('#current-rps').textContent()), { timeout: 5_000 })
+      .toBeGreaterThanOrEqual(4);
+    const canvas = page.locator('#throughputChart');
+    await expect.poll(() => canvas.getAttribute('data-last-phase')).toBe('traffic');
+    expect(Number(await canvas.getAttribute('data-points'))).toBeGreaterThan(pointsBefore);
+    await page.screenshot({ path: artifactPath('dashboard-1280x800.png') });
+    const narrow = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    await narrow.goto(`${lb}/?poll=500`);
+    await expect.poll(() => narrow.locator('#overall-status').textContent(), { timeout: 5_000 }).not.toBe('CONNECTING');
+    const overflow = await narrow.evaluate('document.documentElement.scrollWidth > window.innerWidth');
+    expect(overflow).toBe(false);
+    await narrow.screenshot({ path: artifactPath('dashboard-375x800.png') });
+    await narrow.close();
+  });
+
+  it('leaves IDLE on the WebSocket heartbeat alone, and remembers the choice', async () => {
+    await expect.poll(() => status().textContent(), { timeout: 15_000 }).toBe('IDLE');
+    const button = page.locator('#toggle-ws-heartbeat-btn');
+    await button.click();
+    expect(await button.textContent()).toBe('WS heartbeat: ON');
+    await expect.poll(() => page.locator('#ws-status').textContent(), { timeout: 5_000 }).toBe('heartbeat connected');
+    await expect.poll(() => status().textContent(), { timeout: 5_000 }).toBe('HEALTHY');
+    await page.reload();
+    expect(await page.locator('#toggle-ws-heartbeat-btn').textContent()).toBe('WS heartbeat: ON');
+    await expect.poll(() => page.locator('#ws-status').textContent(), { timeout: 5_000 }).toBe('heartbeat connected');
+    await page.locator('#toggle-ws-heartbeat-btn').click();
+    expect(await page.locator('#ws-status').textContent()).toBe('heartbeat off');
+  });
+
+  it('shows a frozen blog-service offline with an alert, and its recovery when it resumes', async () => {
+    const pid = stack.pid('blog-service');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await expect.poll(() => service('blog_service').getAttribute('data-state'), { timeout: 8_000 }).toBe('offline');
+      expect(await status().textContent()).toBe('DEGRADED');
+      expect(await page.locator('#active-services').textContent()).toBe('4/5');
+      await expect
+        .poll(() => page.locator('#alerts-container li').first().textContent())
+        .toContain('Blog Service is offline');
+      await page.screenshot({ path: artifactPath('dashboard-degraded-1280x800.png') });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await expect.poll(() => service('blog_service').getAttribute('data-state'), { timeout: 8_000 }).toBe('online');
+    await expect
+      .poll(() => page.locator('#logs-container').textContent())
+      .toContain('Recovery: Blog Service is back online');
+    expect(await page.locator('#alerts-container li').first().textContent()).toContain('Blog Service is back online');
+  });
+
+  it('shows a killed blog-service offline until the stack has restarted it', async () => {
+    const alertsBefore = await page.locator('#alerts-container li').count();
+    process.kill(stack.pid('blog-service'), 'SIGKILL');
+    await expect.poll(() => service('blog_service').getAttribute('data-state'), { timeout: 5_000 }).toBe('offline');
+    await stack.process.waitForLine(/blog-service restarted/);
+    await expect.poll(() => service('blog_service').getAttribute('data-state'), { timeout: 10_000 }).toBe('online');
+    expect(await page.locator('#alerts-container li').count()).toBe(alertsBefore + 2);
+  });
+
+  it('shows DISCONNECTED while the load balancer is down and recovers when it returns', async () => {
+    const pid = stack.pid('load-balancer');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await expect.poll(() => status().textContent(), { timeout: 10_000 }).toBe('DISCONNECTED');
+      await expect.poll(() => page.locator('#logs-container').textContent()).toContain('Lost /stats');
+      const canvas = page.locator('#throughputChart');
+      await expect.poll(() => canvas.getAttribute('data-last-phase')).toBe('down');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await expect.poll(() => status().textContent(), { timeout: 10_000 }).not.toBe('DISCONNECTED');
+    expect(await page.locator('#logs-container').textContent()).toContain('Reconnected to /stats');
+  });
+
+  it('pauses and resumes polling', async () => {
+    const updated = page.locator('#last-updated');
+    await page.locator('#toggle-monitoring-btn').click();
+    expect(await page.locator('#toggle-monitoring-btn').textContent()).toBe('Resume monitoring');
+    const frozen = await updated.getAttribute('datetime');
+    await sleep(1_500);
+    expect(await updated.getAttribute('datetime')).toBe(frozen);
+    await page.locator('#toggle-monitoring-btn').click();
+    await expect.poll(() => updated.getAttribute('datetime'), { timeout: 5_000 }).not.toBe(frozen);
+  });
+
+  it('raised no script errors', () => {
+    expect(problems).toEqual([]);
+  });
+});

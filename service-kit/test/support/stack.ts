@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, type ManagedProcess, startProcess } from './processes.js';
+
+const START = fileURLToPath(new URL('../../../scripts/start.mjs', import.meta.url));
+
+export const STACK_SERVICES = {
+  'load-balancer': 'LB_PORT',
+  'api-gateway': 'API_GATEWAY_PORT',
+  'user-service': 'USER_SERVICE_PORT',
+  'auth-service': 'AUTH_SERVICE_PORT',
+  'blog-service': 'BLOG_SERVICE_PORT',
+  'dashboard-ui': 'DASHBOARD_UI_PORT',
+} as const;
+
+export type StackService = keyof typeof STACK_SERVICES;
+
+export interface Stack {
+  process: ManagedProcess;
+  ports: Record<StackService, number>;
+  /** http://127.0.0.1:<port> of a service. */
+  url(service: StackService): string;
+  /** The current pid of a service (it changes when the stack restarts a process that died). */
+  pid(service: StackService): number;
+  redisPort: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole stack as `npm start` runs it (built already), on free ports, with a real redis-server
+ * when one is installed. `env` is passed to every process.
+ */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const ports = {} as Record<StackService, number>;
+  const portEnv: Record<string, string> = {};
+  for (const [service, variable] of Object.entries(STACK_SERVICES) as [StackService, string][]) {
+    ports[service] = await freePort();
+    portEnv[variable] = String(ports[service]);
+  }
+  // Fresh databases for every stack, never the developer's .data/.
+  const dataDir = mkdtempSync(join(tmpdir(), 'titanium-stack-'));
+  const proc = startProcess('stack', process.execPath, [START], {
+    TITANIUM_SKIP_BUILD: '1',
+    NO_COLOR: '1',
+    DATABASE_PATH: join(dataDir, 'users.db'),
+    BLOG_DATABASE_PATH: join(dataDir, 'blog.db'),
+    ...portEnv,
+    ...env,
+  });
+  await proc.waitForLine(/Press Ctrl-C to stop/, 60_000);
+  const redis = proc.output().match(/redis +redis:\/\/127\.0\.0\.1:(\d+)/);
+  return {
+    process: proc,
+    ports,
+    url: (service) => `http://127.0.0.1:${ports[service]}`,
+    pid(service) {
+      const pattern = new RegExp(`${service} +(?:http://\\S+ +\\(pid (\\d+)\\)|restarted \\(pid (\\d+)\\))`);
+      let pid: number | undefined;
+      for (const line of proc.lines) {
+        const match = line.match(pattern);
+        if (match) pid = Number(match[1] ?? match[2]);
+      }
+      if (pid === undefined) throw new Error(`no pid known for ${service}`);
+      return pid;
+    },
+    redisPort: redis ? Number(redis[1]) : undefined,
+    async stop() {
+      await proc.stop(20_000);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
