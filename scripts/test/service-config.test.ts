@@ -1,4 +1,4 @@
-import { loadConfig } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, loadConfig } from '@titanium/service-kit';
 import { describe, expect, it } from 'vitest';
 import { readConfig as apiGateway } from '../../api-gateway/src/config.js';
 import { readConfig as authService } from '../../auth-service/src/config.js';
@@ -15,8 +15,11 @@ describe('service defaults', () => {
     ['auth-service', authService, 8002, 'AUTH_SERVICE_PORT'],
     ['blog-service', blogService, 8005, 'BLOG_SERVICE_PORT'],
     ['dashboard-ui', dashboardUi, 8080, 'DASHBOARD_UI_PORT'],
-  ] as const)('%s listens on %i unless %s says otherwise', (name, read, port, variable) => {
-    expect(loadConfig(read, {}).kit).toMatchObject({ name, port, host: '0.0.0.0' });
-    expect(loadConfig(read, { [variable]: '9999' }).kit.port).toBe(9999);
-  });
+  ] as [string, (env: EnvReader) => { kit: KitConfig }, number, string][])(
+    '%s listens on %i unless %s says otherwise',
+    (name, read, port, variable) => {
+      expect(loadConfig(read, {}).kit).toMatchObject({ name, port, host: '0.0.0.0' });
+      expect(loadConfig(read, { [variable]: '9999' }).kit.port).toBe(9999);
+    },
+  );
 });
