@@ -35,7 +35,7 @@ export function formatReport(result: LoadResult): string {
   ];
   for (const s of [...result.scenarios, result.total]) {
     lines.push(
-      row(
+      `${row(
         [
           s.scenario,
           s.sent,
@@ -48,7 +48,7 @@ export function formatReport(result: LoadResult): string {
           s.max_ms,
         ],
         widths,
-      ) + `  ${failures(s)}`,
+      )}  ${failures(s)}`,
     );
   }
   lines.push('', lbLine('LB /stats before', result.lb_stats_before), lbLine('LB /stats after ', result.lb_stats_after));
