@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const START = fileURLToPath(new URL('../../scripts/start.mjs', import.meta.url));
+const PORT_VARIABLES = {
+  'load-balancer': 'LB_PORT',
+  'api-gateway': 'API_GATEWAY_PORT',
+  'user-service': 'USER_SERVICE_PORT',
+  'auth-service': 'AUTH_SERVICE_PORT',
+  'blog-service': 'BLOG_SERVICE_PORT',
+  'dashboard-ui': 'DASHBOARD_UI_PORT',
+} as const;
+type Service = keyof typeof PORT_VARIABLES;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+export interface LocalStack {
+  url(service: Service): string;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** The stack as `npm start` runs it, on free ports, for benchmarks (build first). */
+export async function startLocalStack(env: Record<string, string> = {}): Promise<LocalStack> {
+  const ports = {} as Record<Service, number>;
+  const portEnv: Record<string, string> = {};
+  for (const [service, variable] of Object.entries(PORT_VARIABLES) as [Service, string][]) {
+    ports[service] = await freePort();
+    portEnv[variable] = String(ports[service]);
+  }
+  const child: ChildProcess = spawn(process.execPath, [START], {
+    env: { ...process.env, TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...portEnv, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const pids: number[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const timer = setTimeout(() => reject(new Error('the stack did not come up within 60 s')), 60_000);
+    lines.on('line', (line) => {
+      const pid = line.match(/\(pid (\d+)\)/);
+      if (pid) pids.push(Number(pid[1]));
+      if (line.includes('Press Ctrl-C to stop')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the stack exited (${code}) while starting`)));
+  });
+  return {
+    url: (service) => `http://127.0.0.1:${ports[service]}`,
+    pids,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
