@@ -32,7 +32,9 @@ export class UserServiceClient {
   readonly #basePath: string;
   readonly #timeoutMs: number;
   readonly #log: FastifyBaseLogger;
-  readonly #timer: NodeJS.Timeout;
+  readonly #checkIntervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
   #reachable: boolean | undefined;
 
   constructor({ url, timeoutMs, checkIntervalMs }: UserServiceConfig, log: FastifyBaseLogger) {
@@ -47,7 +49,18 @@ export class UserServiceClient {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
-    this.#timer = setInterval(() => void this.check(), checkIntervalMs);
+    this.#checkIntervalMs = checkIntervalMs;
+    this.#schedule();
+  }
+
+  // While user-service is unreachable it is checked every second, so a recovery (or a start-up
+  // race with it) shows within a second rather than a whole interval.
+  #schedule(): void {
+    if (this.#closed) return;
+    const delay = this.#reachable === true ? this.#checkIntervalMs : Math.min(this.#checkIntervalMs, 1000);
+    this.#timer = setTimeout(() => {
+      void this.check().finally(() => this.#schedule());
+    }, delay);
     this.#timer.unref();
   }
 
@@ -104,7 +117,8 @@ export class UserServiceClient {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    clearTimeout(this.#timer);
     await this.#pool.close();
   }
 

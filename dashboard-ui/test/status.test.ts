@@ -74,6 +74,12 @@ describe('overall status', () => {
     expect(summary.cache).toBe('OFFLINE');
     expect(summary.cacheHitRatio).toBe(0.25);
   });
+
+  it('shows the data stores as UNKNOWN when user-service could not say', () => {
+    const unknown = { status: 'unknown', error: 'user-service did not report it' };
+    const summary = summarize(stats({ database: unknown, cache: unknown }));
+    expect([summary.database, summary.cache]).toEqual(['UNKNOWN', 'UNKNOWN']);
+  });
 });
 
 describe('alerts', () => {

@@ -55,7 +55,7 @@ function serviceState(block: ServiceBlock | undefined, isBalancer: boolean): Ser
 }
 
 function storeState(status: string | undefined): 'ONLINE' | 'OFFLINE' | 'UNKNOWN' {
-  if (status === undefined) return 'UNKNOWN';
+  if (status === undefined || status === 'unknown') return 'UNKNOWN';
   return status === 'healthy' || status === 'online' ? 'ONLINE' : 'OFFLINE';
 }
 
