@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -37,8 +40,11 @@ export async function startLocalStack(env: Record<string, string> = {}): Promise
     ports[service] = await freePort();
     portEnv[variable] = String(ports[service]);
   }
+  // Fresh databases for every run, never the developer's .data/.
+  const dataDir = mkdtempSync(join(tmpdir(), 'titanium-bench-'));
+  const databases = { DATABASE_PATH: join(dataDir, 'users.db'), BLOG_DATABASE_PATH: join(dataDir, 'blog.db') };
   const child: ChildProcess = spawn(process.execPath, [START], {
-    env: { ...process.env, TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...portEnv, ...env },
+    env: { ...process.env, TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...databases, ...portEnv, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const pids: number[] = [];
@@ -59,9 +65,11 @@ export async function startLocalStack(env: Record<string, string> = {}): Promise
     url: (service) => `http://127.0.0.1:${ports[service]}`,
     pids,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
