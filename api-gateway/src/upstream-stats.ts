@@ -1,15 +1,17 @@
-import { LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram } from '@titanium/service-kit';
 
 /** What the gateway saw of one upstream since it started. */
 export class UpstreamStats {
   #requests = 0;
   #errors = 0;
+  #sumMs = 0;
   readonly #latency = new LatencyHistogram();
 
   /** One proxied request finished: `statusCode` as the client got it, or undefined when the client left. */
   record(statusCode: number | undefined, elapsedMs: number): void {
     this.#requests++;
     if (statusCode !== undefined && statusCode >= 500) this.#errors++;
+    this.#sumMs += elapsedMs;
     this.#latency.record(elapsedMs);
   }
 
@@ -17,8 +19,8 @@ export class UpstreamStats {
     return {
       requests: this.#requests,
       errors: this.#errors,
-      avg_response_time_ms: round(this.#latency.mean()),
-      p95_response_time_ms: round(this.#latency.quantile(0.95)),
+      avg_response_time_ms: this.#requests === 0 ? 0 : round(this.#sumMs / this.#requests),
+      p95_response_time_ms: round(this.#latency.percentile(95)),
     };
   }
 }

@@ -1,4 +1,4 @@
-import { LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram } from '@titanium/service-kit';
 
 export const WINDOW_SECONDS = 10;
 

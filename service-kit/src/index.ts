@@ -20,6 +20,7 @@ export {
   wrapStats,
 } from './create-service.js';
 export { type ErrorBody, errorBody, errors } from './errors.js';
+export { HISTOGRAM_BUCKETS, LatencyHistogram } from './latency-histogram.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
 export { createMetrics, type ServiceMetrics } from './metrics.js';
 export { OptionalRedis, type RedisOptions } from './redis.js';

@@ -21,6 +21,17 @@ describe('latency histogram', () => {
     expect(Array.from(b.counts)).toEqual(Array.from(a.counts));
   });
 
+  it('reports 0 before anything is recorded', () => {
+    expect(new LatencyHistogram().percentile(95)).toBe(0);
+  });
+
+  it('copes with values that are not latencies', () => {
+    const histogram = new LatencyHistogram();
+    for (const ms of [0, -1, Number.NaN, 3, 3, 3]) histogram.record(ms);
+    expect(histogram.total).toBe(6);
+    expect(histogram.percentile(100)).toBeCloseTo(3, 1);
+  });
+
   it('keeps values beyond its range in its edge buckets', () => {
     const histogram = new LatencyHistogram();
     histogram.record(0);
