@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import { errors, REQUEST_ID_HEADER } from '@titanium/service-kit';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { type Dispatcher, Pool } from 'undici';
@@ -23,6 +25,8 @@ const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect'
 // upstream is down: 502. One that was opened but not answered in time: 504.
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const PROBE_INTERVAL_MS = 1000;
+/** Larger answers, and answers of unknown length, are streamed rather than gathered. */
+const BUFFERED_BODY_LIMIT = 256 * 1024;
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -59,34 +63,35 @@ export class Upstream {
   }
 
   /**
-   * Sends `request` to `path` on this upstream and streams the answer back. The client's going
+   * Sends `request` to `path` on this upstream and passes the answer back. The client's going
    * away aborts the upstream call; no answer in time is 504, no connection 502.
    */
   async forward(request: FastifyRequest, reply: FastifyReply, path: string): Promise<FastifyReply> {
     const res = reply.raw;
-    const controller = new AbortController();
+    const exchange = new Exchange();
     res.once('close', () => {
       const finished = res.writableFinished;
-      if (!finished) controller.abort();
+      if (!finished) exchange.abort();
       this.stats.record(finished ? res.statusCode : undefined, reply.elapsedTime);
     });
 
-    let answer: Dispatcher.ResponseData;
+    let answer: Answer;
     try {
-      answer = await this.#pool.request({
+      answer = await exchange.send(this.#pool, {
         path,
         method: request.method as Dispatcher.HttpMethod,
         headers: forwardedHeaders(request),
         body: bodyOf(request),
-        signal: controller.signal,
       });
     } catch (err) {
-      if (controller.signal.aborted) return reply;
+      if (exchange.aborted) return reply;
       throw this.#failed(err as Error & { code?: string });
     }
     this.#recovered();
     reply.code(answer.statusCode);
-    for (const [name, value] of Object.entries(answer.headers)) {
+    const { headers } = answer;
+    for (const name in headers) {
+      const value = headers[name];
       if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value);
     }
     return reply.send(answer.body);
@@ -132,6 +137,76 @@ export class Upstream {
   }
 }
 
+interface Answer {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer | Readable;
+}
+
+/**
+ * One upstream call. A body of known length up to BUFFERED_BODY_LIMIT is gathered and handed
+ * over whole, so the reply goes out in one write without a stream per request; any other body
+ * is streamed with back-pressure.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  aborted = false;
+  #controller: Dispatcher.DispatchController | undefined;
+  #resolve: (answer: Answer) => void = () => {};
+  #reject: (err: Error) => void = () => {};
+  #statusCode = 0;
+  #headers: IncomingHttpHeaders = {};
+  #chunks: Buffer[] = [];
+  #stream: Readable | undefined;
+
+  send(pool: Pool, options: Dispatcher.DispatchOptions): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      pool.dispatch(options, this);
+    });
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.#controller?.abort(new Error('client closed the connection'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.aborted) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.#statusCode = statusCode;
+    this.#headers = headers;
+    const length = Number(headers['content-length'] ?? Number.NaN);
+    if (length <= BUFFERED_BODY_LIMIT) return;
+    const stream = new Readable({ read: () => controller.resume() });
+    this.#stream = stream;
+    this.#resolve({ statusCode, headers, body: stream });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#stream) this.#chunks.push(chunk);
+    else if (!this.#stream.push(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.#stream) {
+      this.#stream.push(null);
+      return;
+    }
+    const chunks = this.#chunks;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#stream) this.#stream.destroy(err);
+    else this.#reject(err);
+  }
+}
+
 /** The parsed JSON body, encoded again (JSON is the only body type the gateway accepts). */
 function bodyOf(request: FastifyRequest): string | undefined {
   const { body } = request;
@@ -142,8 +217,9 @@ function bodyOf(request: FastifyRequest): string | undefined {
 /** The client's headers minus hop-by-hop ones, plus the request id and X-Forwarded-For/Proto/Host. */
 function forwardedHeaders(request: FastifyRequest): Headers {
   const headers: Headers = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (!NOT_FORWARDED.has(name)) headers[name] = value;
+  const incoming = request.headers;
+  for (const name in incoming) {
+    if (!NOT_FORWARDED.has(name)) headers[name] = incoming[name];
   }
   const peer = request.raw.socket.remoteAddress ?? '';
   const prior = request.headers['x-forwarded-for'];

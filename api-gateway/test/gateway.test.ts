@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type RunningService, startService, stopAllProcesses, tokenFor } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EchoServer, startEcho, startSilent } from './upstreams.js';
+import { BIG_BODY_BYTES, type EchoServer, startEcho, startSilent } from './upstreams.js';
 
 const SECRET = 'gateway-test-secret-that-is-long-enough-0123456789';
 
@@ -90,6 +90,16 @@ describe('routing', () => {
     expect(res.status).toBe(200);
     expect(user.seen.at(-1)).toMatchObject({ method: 'POST', url: '/users' });
     expect(JSON.parse(user.seen.at(-1)?.body ?? '{}')).toMatchObject({ username: 'bob' });
+  });
+
+  it('passes large answers and answers of unknown length on whole', async () => {
+    for (const path of ['/api/users/big', '/api/users/big?chunked']) {
+      const res = await fetch(`${gateway.url}${path}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text.length).toBe(BIG_BODY_BYTES);
+      expect(text.slice(-16)).toBe('abcdefghijklmnop');
+    }
   });
 
   it('sends GET /api/users/* to the user service as /users/* with the query kept', async () => {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 
 export interface Seen {
@@ -21,6 +21,8 @@ export interface EchoServer {
 /**
  * A real HTTP server standing in for an upstream: it answers every request with what it received
  * as JSON. Paths containing /slow answer after 5 s, and note when the caller gives up first.
+ * Paths containing /big answer BIG_BODY_BYTES of text: with a Content-Length, or in chunks of
+ * unknown total length when the query has `chunked`.
  */
 export async function startEcho(port = 0): Promise<EchoServer> {
   const seen: Seen[] = [];
@@ -38,6 +40,7 @@ export async function startEcho(port = 0): Promise<EchoServer> {
         res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo' });
         res.end(JSON.stringify(entry));
       };
+      if (req.url?.includes('/big')) return answerBig(res, req.url.includes('chunked'));
       if (!req.url?.includes('/slow')) return answer();
       const timer = setTimeout(answer, 5_000);
       res.once('close', () => {
@@ -61,6 +64,19 @@ export async function startEcho(port = 0): Promise<EchoServer> {
       await once(server, 'close');
     },
   };
+}
+
+export const BIG_BODY_BYTES = 1024 * 1024;
+
+function answerBig(res: ServerResponse, chunked: boolean): void {
+  const chunk = 'abcdefghijklmnop'.repeat(4096);
+  const count = BIG_BODY_BYTES / chunk.length;
+  res.writeHead(200, {
+    'content-type': 'text/plain',
+    ...(chunked ? {} : { 'content-length': String(BIG_BODY_BYTES) }),
+  });
+  for (let i = 0; i < count; i++) res.write(chunk);
+  res.end();
 }
 
 /** A TCP server that accepts connections and never answers: a hung upstream. */

@@ -98,6 +98,8 @@ const SUMMARY_COLUMNS = `p.id, p.title, p.author, p.created_at,
 export class PostStore {
   readonly #db: Database.Database;
   readonly #statements;
+  /** Writes through this connection; `PRAGMA data_version` counts only other connections' commits. */
+  #writes = 0;
 
   constructor(path: string, { busyTimeoutMs = 2000 } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -130,6 +132,7 @@ export class PostStore {
       ),
       remove: db.prepare<[number], unknown>('DELETE FROM posts WHERE id = ?'),
       ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
   }
 
@@ -151,6 +154,11 @@ export class PostStore {
       }
       if (version < SCHEMA_VERSION) this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
+  }
+
+  /** Changes whenever the posts may have changed, whichever connection or process wrote them. */
+  version(): string {
+    return `${this.#writes}:${this.#statements.dataVersion.get()}`;
   }
 
   count(): number {
@@ -178,12 +186,14 @@ export class PostStore {
 
   create(title: string, content: string, author: Author): Post {
     const now = new Date().toISOString();
+    this.#writes++;
     const row = this.#statements.insert.get(title, content, author.username, author.id, now, now);
     if (!row) throw new Error('insert returned no row');
     return withoutAuthorId(row);
   }
 
   update(id: number, changes: { title?: string; content?: string }): Post | undefined {
+    this.#writes++;
     const row = this.#statements.update.get(
       changes.title ?? null,
       changes.content ?? null,
@@ -194,6 +204,7 @@ export class PostStore {
   }
 
   delete(id: number): boolean {
+    this.#writes++;
     return this.#statements.remove.run(id).changes > 0;
   }
 

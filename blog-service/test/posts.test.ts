@@ -196,6 +196,25 @@ describe('reading posts', () => {
     expect((await list()).posts.length).toBe(Math.min(20, total));
   });
 
+  it('lists every change at once, made through the API or by another connection to the file', async () => {
+    const post = await create(bob, 'Fresh title');
+    expect((await list()).posts[0]?.title).toBe('Fresh title');
+    await call(`/api/posts/${post.id}`, { method: 'PATCH', token: bob, body: { title: 'Edited title' } });
+    expect((await list()).posts[0]?.title).toBe('Edited title');
+    const other = new Database(dbPath);
+    try {
+      other.prepare("UPDATE posts SET title = 'Edited elsewhere' WHERE id = ?").run(post.id);
+    } finally {
+      other.close();
+    }
+    expect((await list()).posts[0]?.title).toBe('Edited elsewhere');
+    const before = await list();
+    await call(`/api/posts/${post.id}`, { method: 'DELETE', token: bob });
+    const after = await list();
+    expect(after.total).toBe(before.total - 1);
+    expect(after.posts.map((p) => p.id)).not.toContain(post.id);
+  });
+
   it('answers 400 for bad ids, offsets and limits', async () => {
     for (const path of [
       '/api/posts/abc',

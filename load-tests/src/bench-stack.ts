@@ -6,6 +6,8 @@ import { startLocalStack } from './local-stack.js';
 // several concurrencies: what each hop costs. Prints a markdown table.
 const SECONDS = Number(process.env.BENCH_SECONDS) || 10;
 const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? '10,50,100').split(',').map(Number);
+// Unrecorded load first, so a row measures the service, not its JIT compilation and new connections.
+const WARM_UP_SECONDS = 2;
 
 interface Row {
   target: string;
@@ -17,6 +19,7 @@ interface Row {
 }
 
 async function measure(target: string, url: string, connections: number): Promise<Row> {
+  await autocannon({ url, connections, duration: WARM_UP_SECONDS, pipelining: 1 });
   const result = await autocannon({ url, connections, duration: SECONDS, pipelining: 1 });
   return {
     target,
@@ -48,7 +51,9 @@ try {
     rows.push(await measure('LB → gateway → blog', `${stack.url('load-balancer')}${path}`, connections));
     rows.push(await measure('blog-service direct', `${stack.url('blog-service')}${path}`, connections));
   }
-  console.log(`\nGET ${path} (25 posts), ${SECONDS} s per row, autocannon in the same process tree\n`);
+  console.log(
+    `\nGET ${path} (25 posts), ${SECONDS} s per row after ${WARM_UP_SECONDS} s of warm-up, autocannon in the same process tree\n`,
+  );
   console.log('| target | connections | requests/s | p50 ms | p99 ms | errors | chain/direct |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {

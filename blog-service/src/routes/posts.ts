@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { PostStore } from '../db.js';
 import { blogErrors, storageFault } from '../errors.js';
+import { PageCache } from '../page-cache.js';
 import { ftsQuery, MAX_QUERY_LENGTH } from '../search-query.js';
 import type { StorageHealth } from '../storage-health.js';
 
@@ -28,6 +29,8 @@ export interface PostRoutesOptions {
 
 /** The posts API under /api/posts, the path the gateway keeps. */
 export async function postRoutes(app: FastifyInstance, { store, health }: PostRoutesOptions): Promise<void> {
+  const pages = new PageCache();
+
   /** Runs a database call; a storage fault becomes a 503 that says what is wrong, anything else a 500. */
   function withStorage<T>(action: string, work: () => T): T {
     try {
@@ -60,13 +63,19 @@ export async function postRoutes(app: FastifyInstance, { store, health }: PostRo
       const { offset, limit, q } = request.query;
       const text = q?.trim() ?? '';
       const page = withStorage('list', () => {
-        if (text === '') return store.list(offset, limit);
+        if (text === '') {
+          return pages.get(store.version(), `${offset}:${limit}`, () => {
+            const { total, posts } = store.list(offset, limit);
+            return { total, json: JSON.stringify(posts) };
+          });
+        }
         const match = ftsQuery(text);
-        return match ? store.search(match, offset, limit) : { total: 0, posts: [] };
+        const found = match ? store.search(match, offset, limit) : { total: 0, posts: [] };
+        return { total: found.total, json: JSON.stringify(found.posts) };
       });
       reply.header('x-total-count', String(page.total));
       reply.header('access-control-expose-headers', 'X-Total-Count');
-      return page.posts;
+      return reply.type('application/json; charset=utf-8').send(page.json);
     },
   );
 
