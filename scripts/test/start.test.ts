@@ -6,6 +6,7 @@ import {
   freePort,
   isListening,
   type ManagedProcess,
+  PORT_VARIABLES,
   pidAlive,
   startProcess,
   stopAllProcesses,
@@ -19,14 +20,7 @@ const DATA_DIR = mkdtempSync(join(tmpdir(), 'titanium-start-'));
 const dataEnv = () => ({ DATABASE_PATH: join(DATA_DIR, 'users.db'), BLOG_DATABASE_PATH: join(DATA_DIR, 'blog.db') });
 afterAll(() => rmSync(DATA_DIR, { recursive: true, force: true }));
 const SERVICES = ['user-service', 'auth-service', 'blog-service', 'api-gateway', 'dashboard-ui', 'load-balancer'];
-const PORT_VARS: Record<string, string> = {
-  'user-service': 'USER_SERVICE_PORT',
-  'auth-service': 'AUTH_SERVICE_PORT',
-  'blog-service': 'BLOG_SERVICE_PORT',
-  'api-gateway': 'API_GATEWAY_PORT',
-  'dashboard-ui': 'DASHBOARD_UI_PORT',
-  'load-balancer': 'LB_PORT',
-};
+const PORT_VARS: Record<string, string> = PORT_VARIABLES;
 
 describe('npm start', () => {
   let stack: ManagedProcess;

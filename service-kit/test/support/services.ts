@@ -3,7 +3,8 @@ import { freePort, type ManagedProcess, startProcess } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-const PORT_VARIABLES = {
+/** Each service and the variable that sets its port. */
+export const PORT_VARIABLES = {
   'load-balancer': 'LB_PORT',
   'api-gateway': 'API_GATEWAY_PORT',
   'user-service': 'USER_SERVICE_PORT',

@@ -3,19 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, type ManagedProcess, startProcess } from './processes.js';
+import { PORT_VARIABLES, type ServiceName } from './services.js';
 
 const START = fileURLToPath(new URL('../../../scripts/start.mjs', import.meta.url));
 
-export const STACK_SERVICES = {
-  'load-balancer': 'LB_PORT',
-  'api-gateway': 'API_GATEWAY_PORT',
-  'user-service': 'USER_SERVICE_PORT',
-  'auth-service': 'AUTH_SERVICE_PORT',
-  'blog-service': 'BLOG_SERVICE_PORT',
-  'dashboard-ui': 'DASHBOARD_UI_PORT',
-} as const;
-
-export type StackService = keyof typeof STACK_SERVICES;
+type StackService = ServiceName;
 
 export interface Stack {
   process: ManagedProcess;
@@ -35,7 +27,7 @@ export interface Stack {
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
   const ports = {} as Record<StackService, number>;
   const portEnv: Record<string, string> = {};
-  for (const [service, variable] of Object.entries(STACK_SERVICES) as [StackService, string][]) {
+  for (const [service, variable] of Object.entries(PORT_VARIABLES) as [StackService, string][]) {
     ports[service] = await freePort();
     portEnv[variable] = String(ports[service]);
   }
