@@ -142,6 +142,7 @@ function launch(child, childEnv) {
   proc.once('error', (err) => say(`${child.name} could not start: ${err.message}`));
   proc.once('exit', (code, signal) => {
     child.proc = undefined;
+    child.ready = false;
     if (stopping) return;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (code === EXIT_CONFIG) {
@@ -173,13 +174,18 @@ async function waitUntilReady(timeoutMs = 60_000) {
         if (child.ready) return;
         try {
           const res = await fetch(`http://127.0.0.1:${child.port}/ready`, { signal: AbortSignal.timeout(1000) });
-          child.ready = res.status === 200;
+          // Only our own live process counts: another program answering on the port does not.
+          child.ready = res.status === 200 && child.proc !== undefined;
         } catch {
           child.ready = false;
         }
       }),
     );
-    if (pending.every((c) => c.ready)) return true;
+    // A child that lost its port to another program dies a moment after the check; look again.
+    if (pending.every((c) => c.ready)) {
+      await sleep(300);
+      if (pending.every((c) => c.ready)) return true;
+    }
     await sleep(200);
   }
   if (!stopping)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ApiClient, type Post } from './api-client.js';
+import { ApiClient, type Outcome, type Post } from './api-client.js';
 import { LatencyRecord, type ScenarioSummary, SKIPPED } from './latency-record.js';
 import { openLoop } from './open-loop.js';
 import type { LoadOptions } from './options.js';
@@ -65,9 +65,15 @@ async function deletePosts(client: ApiClient, ids: number[], log: Log): Promise<
   return gone;
 }
 
+/** A failed call as the operator needs it: status and the server's own message, when it gave one. */
+function describe(outcome: Outcome): string {
+  const message = (outcome.body as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? `${outcome.status} (${message})` : String(outcome.status);
+}
+
 async function login(client: ApiClient, username: string, password: string): Promise<void> {
   const res = await client.call<{ token?: string }>('POST', '/login', { username, password });
-  if (res.status !== 200 || !res.body?.token) throw new Error(`login as ${username} failed: ${res.status}`);
+  if (res.status !== 200 || !res.body?.token) throw new Error(`login as ${username} failed: ${describe(res)}`);
   client.token = res.body.token;
 }
 
@@ -109,7 +115,7 @@ export async function runMixedLoad(options: LoadOptions, log: Log): Promise<Load
       email: `${state.username}@load.test`,
       password: state.password,
     });
-    if (registered.status !== 201) throw new Error(`registering ${state.username} failed: ${registered.status}`);
+    if (registered.status !== 201) throw new Error(`registering ${state.username} failed: ${describe(registered)}`);
     await login(client, state.username, state.password);
     const seeds: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -119,7 +125,7 @@ export async function runMixedLoad(options: LoadOptions, log: Log): Promise<Load
         { title: `seed-${runId}-${i}`, content: `Seed post ${i} of load run ${runId}.` },
         true,
       );
-      if (res.status !== 201 || !res.body) throw new Error(`seeding posts failed: ${res.status}`);
+      if (res.status !== 201 || !res.body) throw new Error(`seeding posts failed: ${describe(res)}`);
       seeds.push(res.body.id);
     }
     state.postIds.push(...seeds);

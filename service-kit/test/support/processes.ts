@@ -1,19 +1,32 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A port nothing listens on right now (the OS picks it; a tiny race is accepted in tests). */
+// Ports for test servers come from a band below Linux's ephemeral range (32768 and up), one band
+// per vitest worker: two test files running at once never pick the same port, and no outgoing
+// connection's local port can take one between the pick and the child process's listen().
+const BAND = 400;
+const FIRST_PORT = 20_000;
+const band = FIRST_PORT + (Number(process.env.VITEST_POOL_ID ?? 0) % 30) * BAND;
+// A random start, so a file that follows another in the same worker does not retry its ports.
+let nextInBand = Math.floor(Math.random() * BAND);
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port nothing listens on right now, from this worker's own band. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
+  for (let tries = 0; tries < BAND; tries++) {
+    const port = band + (nextInBand++ % BAND);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${band}-${band + BAND - 1}`);
 }
 
 export interface Exit {
