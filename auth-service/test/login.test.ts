@@ -47,7 +47,8 @@ describe('POST /login against a real user-service', () => {
     auth = await startService('auth-service', {
       JWT_SECRET: SECRET,
       USER_SERVICE_URL: users.url,
-      USER_SERVICE_TIMEOUT_MS: '500',
+      // Long enough for a password check on a busy machine, short enough for the frozen case.
+      USER_SERVICE_TIMEOUT_MS: '1500',
       USER_SERVICE_CHECK_INTERVAL_MS: '200',
       LOG_LEVEL: 'debug',
     });
@@ -98,8 +99,8 @@ describe('POST /login against a real user-service', () => {
 
   it('counts successful and failed logins and reports user-service reachable', async () => {
     const before = await authStats(auth.url);
-    await login({ username: 'alice', password: ALICE.password });
-    await login({ username: 'alice', password: 'nope' });
+    expect((await login({ username: 'alice', password: ALICE.password })).status).toBe(200);
+    expect((await login({ username: 'alice', password: 'nope' })).status).toBe(401);
     const after = await authStats(auth.url);
     expect(after.service_status).toBe('online');
     expect(after.user_service.status).toBe('reachable');
@@ -112,13 +113,13 @@ describe('POST /login against a real user-service', () => {
     try {
       const startedAt = performance.now();
       const res = await login({ username: 'alice', password: ALICE.password });
-      expect(performance.now() - startedAt).toBeLessThan(2_000);
+      expect(performance.now() - startedAt).toBeLessThan(3_000);
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({
         statusCode: 503,
         error: 'Service Unavailable',
         message:
-          'Login is unavailable right now because the user service did not answer within 500 ms; try again later',
+          'Login is unavailable right now because the user service did not answer within 1500 ms; try again later',
       });
       expect((await authStats(auth.url)).service_status).toBe('degraded');
     } finally {

@@ -2,10 +2,11 @@
 // @ts-check
 // Benchmark: the load balancer (stats on, one process) against nginx (one worker, keep-alive
 // upstream), both proxying /api/bench to the same trivial upstream, with the same wrk load at
-// concurrency 50, one after the other in one run. Then a longer run of the load balancer alone
-// for stability: throughput of the last 10 s against the first, RSS growth, /stats latency.
-// Settings: BENCH_SECONDS (stability run, default 60), BENCH_COMPARE_SECONDS (each side of the
-// comparison, default 10), BENCH_CONNECTIONS (default 50).
+// concurrency 50, in alternating rounds in one run. Then a longer run of the load balancer alone
+// for stability: throughput of the last 10 s against the first (also against nginx runs just
+// before and after, which show how much the machine itself drifted), RSS growth, /stats latency.
+// Settings: BENCH_SECONDS (stability run, default 60), BENCH_ROUNDS (comparison rounds, default
+// 5), BENCH_COMPARE_SECONDS (each side of a round, default 5), BENCH_CONNECTIONS (default 50).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,10 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { wrk as runWrk } from '../../load-tests/dist/wrk.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STABILITY_SECONDS = positive('BENCH_SECONDS', 60);
-const COMPARE_SECONDS = positive('BENCH_COMPARE_SECONDS', 10);
+const COMPARE_SECONDS = positive('BENCH_COMPARE_SECONDS', 5);
+const ROUNDS = positive('BENCH_ROUNDS', 5);
 const CONNECTIONS = positive('BENCH_CONNECTIONS', 50);
 const PATH = '/api/bench';
 
@@ -80,46 +83,10 @@ async function waitFor(url) {
   throw new Error(`${url} did not answer`);
 }
 
-/** @param {string} text */
-function toMs(text) {
-  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
-  if (!match) return Number.NaN;
-  const factor = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2] ?? 'ms'] ?? 1;
-  return Number(match[1]) * factor;
-}
+/** @typedef {import('../../load-tests/dist/wrk.js').WrkResult} WrkResult */
 
-/**
- * Runs wrk without blocking this process, so /stats can be probed meanwhile.
- * @param {number} port @param {number} seconds
- * @returns {Promise<{ rps: number, p50: number, p99: number, requests: number, errors: number }>}
- */
-async function wrk(port, seconds) {
-  const child = spawn('wrk', [
-    '-t1',
-    `-c${CONNECTIONS}`,
-    `-d${seconds}s`,
-    '--latency',
-    `http://127.0.0.1:${port}${PATH}`,
-  ]);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
-    out += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk) => {
-    err += chunk;
-  });
-  const status = await new Promise((resolve) => child.once('close', resolve));
-  if (status !== 0) throw new Error(`wrk failed: ${err}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
-  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
-  return { rps, p50, p99, requests, errors };
-}
+/** @param {number} port @param {number} seconds */
+const wrk = (port, seconds) => runWrk(`http://127.0.0.1:${port}${PATH}`, CONNECTIONS, seconds);
 
 /** @param {number} pid */
 function rssMb(pid) {
@@ -210,35 +177,65 @@ http { access_log off; ${temp} keepalive_requests 100000;
   await waitFor(`http://127.0.0.1:${nginxPort}${PATH}`);
   await waitFor(`http://127.0.0.1:${lbPort}/lb-health`);
 
-  console.log(`\ncomparison: wrk -t1 -c${CONNECTIONS}, ${COMPARE_SECONDS} s each, GET ${PATH} through each proxy`);
+  // The machine's speed drifts (shared cores): rounds alternate nginx and the load balancer,
+  // swapping who goes first, and the per-round ratios give the figure, so a slow moment hits
+  // both sides instead of one.
+  console.log(
+    `\ncomparison: wrk -t1 -c${CONNECTIONS}, ${ROUNDS} rounds of ${COMPARE_SECONDS} s on each proxy, GET ${PATH}`,
+  );
   await wrk(nginxPort, 2);
-  const nginx = await wrk(nginxPort, COMPARE_SECONDS);
   const warm = await wrk(lbPort, 2);
-  const mine = await wrk(lbPort, COMPARE_SECONDS);
-  let completed = warm.requests + mine.requests;
-  console.log('proxy            req/s       p50 ms   p99 ms   errors');
-  for (const [name, r] of /** @type {const} */ ([
-    ['nginx (1 worker)', nginx],
-    ['load-balancer', mine],
-  ])) {
+  let completed = warm.requests;
+  /** @type {{ nginx: WrkResult, lb: WrkResult }[]} */
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    /** @type {WrkResult} */
+    let nginx;
+    /** @type {WrkResult} */
+    let lb;
+    if (i % 2 === 0) {
+      nginx = await wrk(nginxPort, COMPARE_SECONDS);
+      lb = await wrk(lbPort, COMPARE_SECONDS);
+    } else {
+      lb = await wrk(lbPort, COMPARE_SECONDS);
+      nginx = await wrk(nginxPort, COMPARE_SECONDS);
+    }
+    completed += lb.requests;
+    rounds.push({ nginx, lb });
     console.log(
-      `${name.padEnd(16)} ${fmt(r.rps, 0).padStart(9)}   ${fmt(r.p50).padStart(6)}   ${fmt(r.p99).padStart(6)}   ${r.errors}`,
+      `  round ${i + 1}: nginx ${fmt(nginx.rps, 0).padStart(6)} req/s p99 ${fmt(nginx.p99)} ms | load-balancer ${fmt(lb.rps, 0).padStart(6)} req/s p99 ${fmt(lb.p99)} ms | ratio ${fmt(lb.rps / nginx.rps, 3)}`,
     );
   }
-  const ratio = mine.rps / nginx.rps;
+  const errors = (/** @type {'nginx' | 'lb'} */ side) => rounds.reduce((sum, r) => sum + r[side].errors, 0);
+  console.log('median of the rounds:');
+  console.log('proxy            req/s       p50 ms   p99 ms   errors');
+  for (const [name, side] of /** @type {const} */ ([
+    ['nginx (1 worker)', 'nginx'],
+    ['load-balancer', 'lb'],
+  ])) {
+    const rps = median(rounds.map((r) => r[side].rps));
+    const p50 = median(rounds.map((r) => r[side].p50));
+    const p99 = median(rounds.map((r) => r[side].p99));
+    console.log(
+      `${name.padEnd(16)} ${fmt(rps, 0).padStart(9)}   ${fmt(p50).padStart(6)}   ${fmt(p99).padStart(6)}   ${errors(side)}`,
+    );
+  }
+  const ratios = rounds.map((r) => r.lb.rps / r.nginx.rps);
   console.log(
-    `ratio load-balancer / nginx: ${fmt(ratio, 3)}  (target >= 0.30); load-balancer p99 ${fmt(mine.p99)} ms (target <= 5)`,
+    `ratio load-balancer / nginx: median ${fmt(median(ratios), 3)} (rounds ${fmt(Math.min(...ratios), 3)}–${fmt(Math.max(...ratios), 3)}; target >= 0.30); load-balancer p99 median ${fmt(median(rounds.map((r) => r.lb.p99)))} ms (target <= 5)`,
   );
 
   const slice = STABILITY_SECONDS >= 20 ? 10 : Math.max(1, Math.floor(STABILITY_SECONDS / 2));
   const slices = Math.max(2, Math.floor(STABILITY_SECONDS / slice));
-  console.log(`\nstability: the load balancer under load for ${slices * slice} s (${slices} slices of ${slice} s)`);
+  console.log(
+    `\nstability: the load balancer under load for ${slices * slice} s (${slices} slices of ${slice} s), nginx for ${slice} s before and after as the machine's reference`,
+  );
   const lbPid = lb.pid ?? 0;
+  const before = await wrk(nginxPort, slice);
   /** @type {number[]} */
   const statsMs = [];
   let loading = true;
   const probe = (async () => {
-    await sleep(slice * 1000);
     while (loading) {
       const t0 = performance.now();
       const res = await fetch(`http://127.0.0.1:${lbPort}/stats`);
@@ -260,12 +257,16 @@ http { access_log off; ${temp} keepalive_requests 100000;
   }
   loading = false;
   await probe;
+  const after = await wrk(nginxPort, slice);
   const first = results[0] ?? { rps: 0, rss: 0 };
   const last = results.at(-1) ?? first;
   statsMs.sort((a, b) => a - b);
   const at = (/** @type {number} */ q) =>
     statsMs[Math.min(statsMs.length - 1, Math.floor(q * statsMs.length))] ?? Number.NaN;
-  console.log(`  last slice / first slice throughput: ${fmt(last.rps / first.rps, 3)} (target >= 0.95)`);
+  console.log(`  nginx reference: ${fmt(before.rps, 0)} req/s before, ${fmt(after.rps, 0)} req/s after`);
+  console.log(
+    `  last slice / first slice throughput: ${fmt(last.rps / first.rps, 3)}; against the nginx reference: ${fmt(last.rps / after.rps / (first.rps / before.rps), 3)} (target >= 0.95)`,
+  );
   console.log(`  RSS last / first: ${fmt(last.rss / first.rss, 3)} (target <= 1.10)`);
   console.log(
     `  GET /stats under load (${statsMs.length} samples): median ${fmt(at(0.5))} ms, max ${fmt(statsMs.at(-1) ?? Number.NaN)} ms (target <= 20)`,
@@ -276,6 +277,13 @@ http { access_log off; ${temp} keepalive_requests 100000;
   console.log(
     `  wrk completed ${completed} requests through the load balancer; it counted ${lbStats['load-balancer'].total_requests} (requests cut off when each wrk run ends count too)`,
   );
+}
+
+/** @param {number[]} values */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 process.on('SIGINT', () => {

@@ -1,6 +1,13 @@
-import autocannon from 'autocannon';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ApiClient } from './api-client.js';
-import { startLocalStack } from './local-stack.js';
+import { freePort, startLocalStack } from './local-stack.js';
+import { wrk } from './wrk.js';
 
 // GET /api/posts through LB → gateway → blog-service, and against blog-service directly, at
 // several concurrencies: what each hop costs. Prints a markdown table.
@@ -8,6 +15,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS) || 10;
 const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? '10,50,100').split(',').map(Number);
 // Unrecorded load first, so a row measures the service, not its JIT compilation and new connections.
 const WARM_UP_SECONDS = 2;
+const BARE_HOP = fileURLToPath(new URL('./bare-hop.js', import.meta.url));
 
 interface Row {
   target: string;
@@ -19,17 +27,59 @@ interface Row {
 }
 
 async function measure(target: string, url: string, connections: number): Promise<Row> {
-  await autocannon({ url, connections, duration: WARM_UP_SECONDS, pipelining: 1 });
-  const result = await autocannon({ url, connections, duration: SECONDS, pipelining: 1 });
+  await wrk(url, connections, WARM_UP_SECONDS);
+  const result = await wrk(url, connections, SECONDS);
   return {
     target,
     connections,
-    rps: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
+    rps: Math.round(result.rps),
+    p50: result.p50,
+    p99: result.p99,
+    errors: result.errors,
   };
 }
+
+/** Starts `bare-hop.js` with these arguments and waits until it listens. */
+async function startHop(args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BARE_HOP, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
+  if (line !== 'listening') throw new Error(`bare-hop ${args.join(' ')}: ${line}`);
+  return child;
+}
+
+/**
+ * The same page through the cheapest chain Node allows (a server and two bare undici proxies,
+ * three processes) and from that server directly: the most any three-process chain can reach
+ * on this machine, to read the stack's own chain/direct ratio against.
+ */
+async function bareReference(page: Buffer, path: string): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'titanium-bare-'));
+  const children: ChildProcess[] = [];
+  try {
+    writeFileSync(join(dir, 'page.json'), page);
+    const [server, inner, outer] = [await freePort(), await freePort(), await freePort()];
+    children.push(await startHop(['serve', String(server), join(dir, 'page.json')]));
+    children.push(await startHop(['proxy', String(inner), `http://127.0.0.1:${server}`]));
+    children.push(await startHop(['proxy', String(outer), `http://127.0.0.1:${inner}`]));
+    const rows: Row[] = [];
+    for (const connections of CONCURRENCIES) {
+      rows.push(await measure(BARE_CHAIN, `http://127.0.0.1:${outer}${path}`, connections));
+      rows.push(await measure(BARE_DIRECT, `http://127.0.0.1:${server}${path}`, connections));
+    }
+    return rows;
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CHAIN = 'LB → gateway → blog';
+const DIRECT = 'blog-service direct';
+const BARE_CHAIN = 'bare proxy → proxy → server';
+const BARE_DIRECT = 'bare server direct';
+const path = '/api/posts?offset=0&limit=20';
+const rows: Row[] = [];
+let page: Buffer;
 
 const stack = await startLocalStack({ LOG_LEVEL: 'warn' });
 try {
@@ -44,25 +94,28 @@ try {
     if (res.status !== 201) throw new Error(`seeding failed: ${res.status}`);
   }
   await api.close();
+  page = Buffer.from(await (await fetch(`${stack.url('blog-service')}${path}`)).arrayBuffer());
 
-  const path = '/api/posts?offset=0&limit=20';
-  const rows: Row[] = [];
   for (const connections of CONCURRENCIES) {
-    rows.push(await measure('LB → gateway → blog', `${stack.url('load-balancer')}${path}`, connections));
-    rows.push(await measure('blog-service direct', `${stack.url('blog-service')}${path}`, connections));
-  }
-  console.log(
-    `\nGET ${path} (25 posts), ${SECONDS} s per row after ${WARM_UP_SECONDS} s of warm-up, autocannon in the same process tree\n`,
-  );
-  console.log('| target | connections | requests/s | p50 ms | p99 ms | errors | chain/direct |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const row of rows) {
-    const direct = rows.find((r) => r.target === 'blog-service direct' && r.connections === row.connections);
-    const ratio = row.target.startsWith('LB') && direct ? (row.rps / direct.rps).toFixed(2) : '';
-    console.log(
-      `| ${row.target} | ${row.connections} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.errors} | ${ratio} |`,
-    );
+    rows.push(await measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections));
+    rows.push(await measure(DIRECT, `${stack.url('blog-service')}${path}`, connections));
   }
 } finally {
   await stack.stop();
 }
+rows.push(...(await bareReference(page, path)));
+
+console.log(
+  `\nGET ${path} (25 posts, ${page.length} bytes), ${SECONDS} s per row after ${WARM_UP_SECONDS} s of warm-up, wrk -t1 in the same process tree\n`,
+);
+console.log('| target | connections | requests/s | p50 ms | p99 ms | errors | chain/direct |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const row of rows) {
+  const directName = row.target === CHAIN ? DIRECT : row.target === BARE_CHAIN ? BARE_DIRECT : undefined;
+  const direct = rows.find((r) => r.target === directName && r.connections === row.connections);
+  const ratio = direct ? (row.rps / direct.rps).toFixed(2) : '';
+  console.log(
+    `| ${row.target} | ${row.connections} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.errors} | ${ratio} |`,
+  );
+}
+console.log('\nThe bare rows are the reference: the cheapest three-process chain Node allows, serving the same bytes.');

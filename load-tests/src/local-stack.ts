@@ -18,7 +18,7 @@ const PORT_VARIABLES = {
 } as const;
 type Service = keyof typeof PORT_VARIABLES;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
