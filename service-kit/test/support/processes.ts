@@ -6,9 +6,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 // Ports for test servers come from a band below Linux's ephemeral range (32768 and up), one band
 // per vitest worker: two test files running at once never pick the same port, and no outgoing
 // connection's local port can take one between the pick and the child process's listen().
+// Two checkouts testing at once on one machine get different bands too: the band also depends on
+// TITANIUM_TEST_PORT_SLOT (0-9) when set, else on the checkout's path.
 const BAND = 400;
 const FIRST_PORT = 20_000;
-const band = FIRST_PORT + (Number(process.env.VITEST_POOL_ID ?? 0) % 30) * BAND;
+const BANDS = 30;
+function checkoutSlot(): number {
+  const fromEnv = Number(process.env.TITANIUM_TEST_PORT_SLOT);
+  if (Number.isInteger(fromEnv) && fromEnv >= 0) return fromEnv % 10;
+  let hash = 0;
+  for (const char of process.cwd()) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
+  return hash % 10;
+}
+const band = FIRST_PORT + ((checkoutSlot() * 3 + Number(process.env.VITEST_POOL_ID ?? 0)) % BANDS) * BAND;
 // A random start, so a file that follows another in the same worker does not retry its ports.
 let nextInBand = Math.floor(Math.random() * BAND);
 
