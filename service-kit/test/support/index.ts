@@ -1,4 +1,5 @@
 export * from './browser.js';
+export * from './faults/index.js';
 export * from './processes.js';
 export * from './redis.js';
 export * from './services.js';
