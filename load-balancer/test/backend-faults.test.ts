@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { steadyLoad } from '@titanium/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTopology, type Topology } from './topology.js';
+
+/** Milliseconds until `check` holds, polling every 50 ms; throws after `timeoutMs`. */
+async function timeUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await check().catch(() => false)) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+describe('a backend killed or frozen under load', () => {
+  let stack: Topology;
+
+  beforeAll(async () => {
+    // The load balancer keeps its defaults: a restarted target must be back within 1 s with them.
+    stack = await startTopology();
+    const res = await fetch(`${stack.lb.url}/api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'faulty', email: 'faulty@example.com', password: 'correct horse' }),
+    });
+    expect(res.status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  it('answers 502 at once for a killed blog-service, shows it offline within a poll and serves again within 1 s of its restart', async () => {
+    const pids = [stack.lb.pid, stack.gateways[0]?.pid, stack.auth.pid, stack.user.pid];
+    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 40 });
+    const users = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 20 });
+    await sleep(500);
+
+    await stack.blog.kill();
+    const killedAt = posts.now();
+    const offlineAfter = await timeUntil(
+      async () => (await stack.stats()).blog_service?.service_status === 'offline',
+      2_000,
+    );
+    expect(offlineAfter).toBeLessThan(2_000);
+    await sleep(1_000);
+    const whileDown = posts.sent(killedAt + 50, posts.now() - 200);
+    expect(whileDown.length).toBeGreaterThan(20);
+    for (const outcome of whileDown) {
+      expect([502, 503]).toContain(outcome.status);
+      expect(outcome.latencyMs).toBeLessThan(500);
+      expect(JSON.parse(outcome.body)).toMatchObject({ message: 'Upstream blog is unavailable' });
+    }
+
+    await stack.blog.start();
+    const upAt = posts.now();
+    await expect.poll(() => posts.firstSuccessAfter(upAt), { timeout: 3_000 }).toBeDefined();
+    expect((posts.firstSuccessAfter(upAt)?.sentAt ?? Number.POSITIVE_INFINITY) - upAt).toBeLessThan(1_000);
+    await sleep(300);
+    await posts.stop();
+    await users.stop();
+    expect(posts.failures(upAt + 1_000)).toEqual([]);
+    expect(users.failures()).toEqual([]);
+    expect((await stack.stats()).blog_service?.service_status).toBe('online');
+    expect([stack.lb.pid, stack.gateways[0]?.pid, stack.auth.pid, stack.user.pid]).toEqual(pids);
+  });
+
+  it('answers 502 at once for a killed gateway and sends traffic to it again within 1 s of its restart', async () => {
+    const gateway = stack.gateways[0];
+    if (!gateway) throw new Error('no gateway');
+    const lbPid = stack.lb.pid;
+    const load = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 40 });
+    await sleep(300);
+
+    await gateway.kill();
+    const killedAt = load.now();
+    await sleep(1_000);
+    const stats = await stack.stats();
+    expect(stats['api-gateway']?.service_status).toBe('offline');
+    const whileDown = load.sent(killedAt + 50, load.now() - 200);
+    expect(whileDown.length).toBeGreaterThan(20);
+    for (const outcome of whileDown) {
+      expect(outcome.status).toBe(502);
+      expect(outcome.latencyMs).toBeLessThan(500);
+    }
+
+    await gateway.start();
+    const upAt = load.now();
+    await expect.poll(() => load.firstSuccessAfter(upAt), { timeout: 6_000 }).toBeDefined();
+    expect((load.firstSuccessAfter(upAt)?.sentAt ?? Number.POSITIVE_INFINITY) - upAt).toBeLessThan(1_000);
+    await sleep(300);
+    await load.stop();
+    expect(load.failures(upAt + 1_000)).toEqual([]);
+    expect(stack.lb.pid).toBe(lbPid);
+  });
+
+  it('answers 504 after the 2 s limit for a frozen blog-service, even beyond the pool size, and serves again once resumed', async () => {
+    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 20 });
+    await sleep(300);
+    stack.blog.freeze();
+    const frozenAt = posts.now();
+    // More requests at once than the gateway keeps connections to the blog (128).
+    const burst = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=1' }, concurrency: 200 });
+    await sleep(50);
+    const burstOutcomes = burst.stop();
+
+    const started = performance.now();
+    const stats = await stack.stats();
+    expect(performance.now() - started).toBeLessThanOrEqual(2_200);
+    expect(stats.blog_service).toMatchObject({ service_status: 'offline' });
+    expect(stats.user_service?.service_status).not.toBe('offline');
+
+    const answers = await burstOutcomes;
+    expect(answers.length).toBeGreaterThanOrEqual(200);
+    for (const outcome of answers) {
+      expect(outcome.status).toBe(504);
+      expect(outcome.latencyMs).toBeGreaterThanOrEqual(1_900);
+      expect(outcome.latencyMs).toBeLessThan(3_000);
+    }
+    await sleep(500);
+    stack.blog.resume();
+    const resumedAt = posts.now();
+    await expect.poll(() => posts.firstSuccessAfter(resumedAt), { timeout: 3_000 }).toBeDefined();
+    expect((posts.firstSuccessAfter(resumedAt)?.sentAt ?? Number.POSITIVE_INFINITY) - resumedAt).toBeLessThan(1_000);
+    await sleep(500);
+    await posts.stop();
+    const whileFrozen = posts.sent(frozenAt + 50, resumedAt - 2_100);
+    expect(whileFrozen.length).toBeGreaterThan(10);
+    for (const outcome of whileFrozen) expect(outcome.status).toBe(504);
+    expect(posts.failures(resumedAt + 1_000)).toEqual([]);
+    expect((await stack.stats()).blog_service?.service_status).toBe('online');
+  });
+});
