@@ -77,7 +77,7 @@ export class Upstream {
 
     let answer: Answer;
     try {
-      answer = await exchange.send(this.#pool, {
+      answer = await exchange.send(this.#pool, this.#timeouts.headersMs, {
         path,
         method: request.method as Dispatcher.HttpMethod,
         headers: forwardedHeaders(request),
@@ -150,6 +150,8 @@ interface Answer {
  */
 class Exchange implements Dispatcher.DispatchHandler {
   aborted = false;
+  #timedOut = false;
+  #deadline: NodeJS.Timeout | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #resolve: (answer: Answer) => void = () => {};
   #reject: (err: Error) => void = () => {};
@@ -158,25 +160,45 @@ class Exchange implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = [];
   #stream: Readable | undefined;
 
-  send(pool: Pool, options: Dispatcher.DispatchOptions): Promise<Answer> {
+  /**
+   * Dispatches the call; without response headers within `deadlineMs` of now it fails as a
+   * headers timeout, also while it still waits in the pool's queue for a connection (undici's
+   * own headers timeout starts only once the request is written).
+   */
+  send(pool: Pool, deadlineMs: number, options: Dispatcher.DispatchOptions): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
       this.#resolve = resolve;
-      this.#reject = reject;
+      this.#reject = (err) => {
+        clearTimeout(this.#deadline);
+        reject(err);
+      };
+      this.#deadline = setTimeout(() => this.#expire(), deadlineMs);
       pool.dispatch(options, this);
     });
   }
 
   abort(): void {
     this.aborted = true;
+    clearTimeout(this.#deadline);
     this.#controller?.abort(new Error('client closed the connection'));
+  }
+
+  #expire(): void {
+    this.#timedOut = true;
+    const err = Object.assign(new Error('no response headers in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    // Queued requests have no controller yet: fail now, and drop the request when its turn comes.
+    if (this.#controller) this.#controller.abort(err);
+    else this.#reject(err);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.aborted) controller.abort(new Error('client closed the connection'));
+    else if (this.#timedOut) controller.abort(new Error('no response headers in time'));
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    clearTimeout(this.#deadline);
     this.#statusCode = statusCode;
     this.#headers = headers;
     const length = Number(headers['content-length'] ?? Number.NaN);
