@@ -33,7 +33,7 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   const window = new StatsWindow(now);
   let app: FastifyInstance | undefined;
   const log = () => app?.log;
-  const group = (name: string, urls: string[]) => new UpstreamGroup(name, urls, config.upstream, log, now);
+  const group = (name: string, urls: string[]) => new UpstreamGroup(name, urls, config.upstream, log);
   const { upstreams } = config;
   const api = group('api-gateway', upstreams.apiGateway);
   const dashboard = group('dashboard-ui', upstreams.dashboard);

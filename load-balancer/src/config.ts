@@ -46,7 +46,8 @@ export function readConfig(env: EnvReader): Config {
     upstream: {
       strategy: env.oneOf('LB_BALANCING', STRATEGIES, 'least-outstanding'),
       failureThreshold: env.integer('LB_FAILURE_THRESHOLD', 2, { min: 1, max: 100 }),
-      cooldownMs: env.duration('LB_COOLDOWN_MS', 5_000, { min: 100, max: 600_000 }),
+      cooldownMs: env.duration('LB_COOLDOWN_MS', 500, { min: 50, max: 600_000 }),
+      readinessIntervalMs: env.duration('LB_READINESS_INTERVAL_MS', 500, { min: 50, max: 600_000 }),
       connections: env.integer('LB_UPSTREAM_CONNECTIONS', 256, { min: 1, max: 65_536 }),
       connectTimeoutMs: env.duration('LB_UPSTREAM_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),
       headersTimeoutMs: env.duration('LB_UPSTREAM_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
