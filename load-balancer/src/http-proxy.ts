@@ -47,16 +47,8 @@ const CONNECTION_ERRORS = new Set([
   'UND_ERR_SOCKET',
 ]);
 const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-/** Before any byte reached the target: safe to try another one whatever the method. */
-const NOTHING_SENT = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Request bodies up to this size are read whole before sending, so the request can be sent again. */
+const REPLAYABLE_BODY_BYTES = 64 * 1024;
 
 export interface ProxyContext {
   window: StatsWindow;
@@ -125,6 +117,10 @@ export function sendJson(res: ServerResponse, statusCode: number, body: unknown,
   res.end(text);
 }
 
+function timeoutError(): Error {
+  return Object.assign(new Error('no response headers in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+}
+
 function errorJson(statusCode: number, message: string) {
   return { statusCode, error: statusCode === 504 ? 'Gateway Timeout' : 'Bad Gateway', message };
 }
@@ -145,11 +141,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #requestId: string;
   readonly #headers: string[];
   readonly #started = performance.now();
+  /** The body read whole (replayable), or undefined while it is streamed from the client. */
+  #body: Buffer | null | undefined = null;
   #target: Target | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #attempts = 0;
   #settled = false;
   #clientGone = false;
+  #deadline: NodeJS.Timeout | undefined;
+  #timedOut = false;
+  /** True once the client got a failure answer of the load balancer's own. */
+  #answered = false;
 
   constructor(
     req: IncomingMessage,
@@ -171,16 +173,41 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
+    const req = this.#req;
+    if (!this.#hasBody) {
+      this.#dispatch();
+      return;
+    }
+    const length = Number(req.headers['content-length']);
+    if (req.headers['transfer-encoding'] !== undefined || !(length <= REPLAYABLE_BODY_BYTES)) {
+      this.#body = undefined;
+      this.#dispatch();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => {
+      if (this.#clientGone) return;
+      this.#body = Buffer.concat(chunks);
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
     const target = this.#group.pick();
     if (!target) {
       this.#fail(502, `Upstream ${this.#group.name} is unavailable`);
       return;
     }
+    // One deadline for the response headers, from now: time queued for a pooled connection,
+    // connecting and any retry count too, not only the wait on an open connection.
+    this.#deadline = setTimeout(() => this.#expire(), this.#group.headersTimeoutMs);
     this.#send(target);
   }
 
   #send(target: Target): void {
     this.#target = target;
+    this.#controller = undefined;
     this.#attempts++;
     target.outstanding++;
     const req = this.#req;
@@ -189,18 +216,32 @@ class Exchange implements Dispatcher.DispatchHandler {
         path: req.url ?? '/',
         method: req.method as Dispatcher.HttpMethod,
         headers: this.#headers,
-        body: this.#hasBody ? req : null,
+        body: this.#body === undefined ? req : this.#body,
       },
       this,
     );
   }
 
+  #expire(): void {
+    if (this.#res.headersSent || this.#clientGone) return;
+    this.#timedOut = true;
+    if (this.#controller) {
+      this.#controller.abort(timeoutError());
+      return;
+    }
+    // Still queued for a connection: answer now; the request is dropped when its turn comes.
+    this.#settle();
+    this.#fail(504, `Upstream ${this.#group.name} did not answer in time`);
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#clientGone) controller.abort(new ClientGone());
+    else if (this.#timedOut) controller.abort(timeoutError());
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    clearTimeout(this.#deadline);
     if (this.#clientGone) return;
     const flat: string[] = [];
     for (const name in headers) {
@@ -237,14 +278,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const target = this.#target;
     this.#settle();
-    if (this.#clientGone || err instanceof ClientGone) return;
+    if (this.#clientGone || this.#answered || err instanceof ClientGone) return;
     const code = errorCode(err);
     if (target && CONNECTION_ERRORS.has(code)) {
       this.#group.failed(target, err);
+      // Nothing of an answer was read and the whole body is at hand: another target can take it.
       const retry =
         !this.#res.headersSent &&
-        !this.#hasBody &&
-        (NOTHING_SENT.has(code) || IDEMPOTENT.has(this.#req.method ?? '')) &&
+        !this.#timedOut &&
+        this.#body !== undefined &&
         this.#attempts < this.#group.targets.length;
       const other = retry ? this.#group.pick(target) : undefined;
       if (other) {
@@ -268,12 +310,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #fail(statusCode: number, message: string): void {
+    clearTimeout(this.#deadline);
+    this.#answered = true;
     const extra = ['x-request-id', this.#requestId];
     if (this.#context.draining()) extra.push('connection', 'close');
     sendJson(this.#res, statusCode, errorJson(statusCode, message), extra);
   }
 
   #closed(): void {
+    clearTimeout(this.#deadline);
     const res = this.#res;
     const aborted = !res.writableFinished;
     if (aborted) {

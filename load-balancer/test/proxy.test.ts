@@ -182,6 +182,49 @@ describe('proxying', () => {
     expect(((await res.json()) as { message: string }).message).toBe('Upstream api-gateway did not answer in time');
   });
 
+  it('answers 504 within the upstream timeout also for requests queued behind a full connection pool', async () => {
+    const api = await startUpstream('api', () => undefined);
+    open.push(api);
+    const lb = await startLb({
+      API_GATEWAY_URL: api.url,
+      LB_UPSTREAM_HEADERS_TIMEOUT_MS: '400',
+      LB_UPSTREAM_CONNECTIONS: '2',
+    });
+    open.push(lb.app);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const started = performance.now();
+        const res = await fetch(`${lb.url}/api/slow`);
+        await res.body?.cancel();
+        return { status: res.status, ms: performance.now() - started };
+      }),
+    );
+    for (const answer of answers) {
+      expect(answer.status).toBe(504);
+      expect(answer.ms).toBeLessThan(900);
+    }
+  });
+
+  it('sends a request with a small body to another target when the first drops the connection before answering', async () => {
+    const dropping = await startUpstream('dropping', (req) => req.socket.destroy());
+    const api = await startUpstream('api');
+    open.push(dropping, api);
+    const lb = await startLb({ API_GATEWAY_URL: `${dropping.url},${api.url}`, LB_BALANCING: 'round-robin' });
+    open.push(lb.app);
+    for (let i = 0; i < 6; i++) {
+      const body = JSON.stringify({ title: `post ${i}`, content: 'x'.repeat(1000) });
+      const res = await fetch(`${lb.url}/api/posts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ upstream: 'api', method: 'POST', bytes: body.length });
+    }
+    expect(dropping.seen.length).toBeGreaterThan(0);
+    expect(api.seen.map((seen) => JSON.parse(seen.body).title)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `post ${i}`));
+  });
+
   it('cuts off a client that trickles its request headers, within about a second of the limit', async () => {
     const { lb } = await stack({ LB_HEADERS_TIMEOUT_MS: '1000' });
     const socket = connect(lb.port, '127.0.0.1');
