@@ -1,0 +1,85 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { steadyLoad } from '@titanium/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
+import { summarize } from '../../dashboard-ui/web/src/status.js';
+import { startTopology, type Topology } from './topology.js';
+
+const AUTH_LIMIT = 3;
+
+interface Seen {
+  cache: string;
+  scope: string;
+  rateLimitStore: string;
+}
+
+describe('Redis stopped and restarted under load', () => {
+  let stack: Topology;
+
+  beforeAll(async () => {
+    stack = await startTopology({ redis: true, gatewayEnv: { RATE_LIMIT_AUTH_MAX: String(AUTH_LIMIT) } });
+    const res = await fetch(`${stack.lb.url}/api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'cached', email: 'cached@example.com', password: 'correct horse' }),
+    });
+    expect(res.status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  /** What the dashboard shows for the cache, the load balancer's scope and the gateway's rate-limit store. */
+  async function seen(): Promise<Seen> {
+    const stats = await stack.stats();
+    const gateway = stats['api-gateway'] as { rate_limit?: { store?: string } } | undefined;
+    return {
+      cache: summarize(stats as unknown as StatsResponse).cache,
+      scope: stats['load-balancer'].scope,
+      rateLimitStore: gateway?.rate_limit?.store ?? 'none',
+    };
+  }
+
+  function register(name: string): Promise<Response> {
+    return fetch(`${stack.lb.url}/api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: name, email: `${name}@example.com`, password: 'correct horse' }),
+    });
+  }
+
+  it('fails no user request, limits per process while Redis is away, and goes back to shared state by itself', async () => {
+    const redis = stack.redis;
+    if (!redis) throw new Error('no redis');
+    const online: Seen = { cache: 'ONLINE', scope: 'cluster', rateLimitStore: 'redis' };
+    await expect.poll(seen, { timeout: 5_000 }).toEqual(online);
+    const users = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/cached' }, rate: 40 });
+    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 10 });
+    await sleep(500);
+
+    await redis.stop();
+    const downAt = users.now();
+    await expect
+      .poll(seen, { timeout: 5_000, interval: 200 })
+      .toEqual({ cache: 'OFFLINE', scope: 'instance', rateLimitStore: 'local' });
+
+    // Registrations are still limited, now counted in the gateway process, and never fail.
+    const statuses: number[] = [];
+    for (let i = 0; i <= AUTH_LIMIT; i++) statuses.push((await register(`outage${i}`)).status);
+    expect(statuses).toEqual([...Array.from({ length: AUTH_LIMIT }, () => 201), 429]);
+
+    await sleep(300);
+    await redis.start();
+    const upAt = users.now();
+    await expect.poll(seen, { timeout: 10_000, interval: 200 }).toEqual(online);
+    await sleep(500);
+    const outcomes = [...(await users.stop()), ...(await posts.stop())];
+
+    expect(users.sent(downAt, upAt).length).toBeGreaterThan(20);
+    expect(users.sent(upAt).length).toBeGreaterThan(20);
+    expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+    // Redis came back empty: the shared count starts again from zero.
+    expect((await register('after')).status).toBe(201);
+  });
+});
