@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { steadyLoad } from '@titanium/test-support';
+import { steadyLoad, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
 import { summarize } from '../../dashboard-ui/web/src/status.js';
-import { startTopology, type Topology } from './topology.js';
+import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
 /** Milliseconds until `check` holds, polling every 50 ms; throws after `timeoutMs`. */
 async function timeUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
@@ -27,10 +27,10 @@ describe('a backend killed or frozen under load', () => {
       body: JSON.stringify({ username: 'faulty', email: 'faulty@example.com', password: 'correct horse' }),
     });
     expect(res.status).toBe(201);
-  });
+  }, TOPOLOGY_START_MS);
 
   afterAll(async () => {
-    await stack.close();
+    await (stack ? stack.close() : stopAllProcesses());
   });
 
   it('answers 502 at once for a killed blog-service, shows it offline within a poll and serves again within 1 s of its restart', async () => {

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { steadyLoad } from '@titanium/test-support';
+import { steadyLoad, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
 import { summarize } from '../../dashboard-ui/web/src/status.js';
-import { startTopology, type Topology } from './topology.js';
+import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
 const AUTH_LIMIT = 3;
 
@@ -24,10 +24,10 @@ describe('Redis stopped and restarted under load', () => {
       body: JSON.stringify({ username: 'cached', email: 'cached@example.com', password: 'correct horse' }),
     });
     expect(res.status).toBe(201);
-  });
+  }, TOPOLOGY_START_MS);
 
   afterAll(async () => {
-    await stack.close();
+    await (stack ? stack.close() : stopAllProcesses());
   });
 
   /** What the dashboard shows for the cache, the load balancer's scope and the gateway's rate-limit store. */

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Component, steadyLoad, tokenFor } from '@titanium/test-support';
+import { type Component, steadyLoad, stopAllProcesses, tokenFor } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTopology, type Topology } from './topology.js';
+import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
 const DRAIN_DELAY_MS = 1_500;
 
@@ -17,10 +17,10 @@ describe('rolling restart of two gateways behind the load balancer', () => {
 
   beforeAll(async () => {
     stack = await startTopology({ gateways: 2, gatewayEnv: { DRAIN_DELAY_MS: String(DRAIN_DELAY_MS) } });
-  });
+  }, TOPOLOGY_START_MS);
 
   afterAll(async () => {
-    await stack.close();
+    await (stack ? stack.close() : stopAllProcesses());
   });
 
   it('loses no request while each gateway in turn drains, stops and comes back', async () => {

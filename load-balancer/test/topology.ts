@@ -30,6 +30,20 @@ export interface TopologyOptions {
  */
 export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
   const dataDir = mkdtempSync(join(tmpdir(), 'titanium-faults-'));
+  try {
+    return await start(options, dataDir);
+  } catch (err) {
+    // Leave nothing running behind a start that failed half-way.
+    await stopAllProcesses();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** How long a test file may take to bring its topology up on a busy machine. */
+export const TOPOLOGY_START_MS = 60_000;
+
+async function start(options: TopologyOptions, dataDir: string): Promise<Topology> {
   const redis = options.redis ? await redisComponent() : undefined;
   const env = {
     DATABASE_PATH: join(dataDir, 'users.db'),
