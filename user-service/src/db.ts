@@ -129,7 +129,10 @@ export class UserStore {
 
   create(username: string, email: string, passwordHash: string): PublicUser {
     try {
-      const row = this.#sql.insert.get(username, email, passwordHash, new Date().toISOString());
+      // all(), not get(): get() stops after the first row and resets the statement, and better-sqlite3
+      // ignores an error from that reset, which is where an autocommit fails (a full disk, say), so a
+      // lost write would look saved.
+      const [row] = this.#sql.insert.all(username, email, passwordHash, new Date().toISOString());
       this.#writeFault = undefined;
       // data_version does not change for this connection's own writes, so the count is kept here.
       if (this.#count !== undefined) this.#count++;
