@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import { type RunningService, startService, stopAllProcesses } from '@titanium/test-support';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canMount, cleanupDisks, makeReadOnly, mountSmallDisk } from '../../service-kit/test/support/faults/disk.js';
+import {
+  canMount,
+  cleanupDisks,
+  makeReadOnly,
+  mountSmallDisk,
+  scratchDir,
+} from '../../service-kit/test/support/faults/disk.js';
 import { post, statsOf, until } from './helpers.js';
 
 const user = (username: string) => ({ username, email: `${username}@example.com`, password: 'long enough' });
@@ -61,7 +67,7 @@ describe.skipIf(!canMount())('user-service on a real disk that fills up or turns
     for (const name of [acknowledged[0], acknowledged.at(-1)]) {
       expect((await fetch(`${service.url}/users/${name}`)).status).toBe(200);
     }
-    expect(await statsOf(service.url)).toMatchObject({ service_status: 'degraded', database: { status: 'unhealthy' } });
+    expect((await statsOf(service.url)).database.status).toBe('unhealthy');
 
     disk.free();
     // No restart: the next write succeeds by itself.
@@ -80,5 +86,41 @@ describe.skipIf(!canMount())('user-service on a real disk that fills up or turns
     const { integrity, names } = inspect(dbPath);
     expect(integrity).toBe('ok');
     for (const name of acknowledged) expect(names).toContain(name);
+  });
+
+  it('starts on a read-only database file, serves reads, answers writes 503 and writes once it is writable again', async () => {
+    const dbPath = join(scratchDir('titanium-users-ro-'), 'users.db');
+    let service = await startService('user-service', { DATABASE_PATH: dbPath });
+    expect((await register(service.url, 'alice')).status).toBe(201);
+    await service.stop();
+
+    // The file itself read-only; its folder stays writable for SQLite's -wal and -shm files.
+    const readOnly = makeReadOnly(dbPath);
+    service = await startService('user-service', { DATABASE_PATH: dbPath });
+    expect((await fetch(`${service.url}/users/alice`)).status).toBe(200);
+    expect((await fetch(`${service.url}/ready`)).status).toBe(200);
+    expect(await register(service.url, 'bob')).toEqual({
+      status: 503,
+      body: {
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'The user database cannot save changes right now because it is read-only; try again later',
+      },
+    });
+    expect((await statsOf(service.url)).database.status).toBe('unhealthy');
+
+    readOnly.restore();
+    // No restart: the service opens the file again by itself.
+    await until(
+      () => statsOf(service.url),
+      (stats) => stats.database.status === 'healthy',
+    );
+    expect((await register(service.url, 'bob')).status).toBe(201);
+    expect(service.process.running).toBe(true);
+
+    await service.stop();
+    const { integrity, names } = inspect(dbPath);
+    expect(integrity).toBe('ok');
+    expect(names).toEqual(['alice', 'bob']);
   });
 });
