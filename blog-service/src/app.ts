@@ -16,7 +16,7 @@ export function build(config: Config): FastifyInstance {
   const app = createService({
     config: config.kit,
     statsKey: STATS_KEY,
-    status: () => (health?.degraded ? 'degraded' : 'online'),
+    status: () => (health?.degraded || store.readOnly ? 'degraded' : 'online'),
     collectStats: () => {
       let postCount: number | null = null;
       try {
@@ -27,7 +27,7 @@ export function build(config: Config): FastifyInstance {
       return {
         post_count: postCount,
         database: {
-          status: postCount === null || health?.degraded ? 'unhealthy' : 'healthy',
+          status: postCount === null || health?.degraded || store.readOnly ? 'unhealthy' : 'healthy',
           error: health?.lastError,
         },
       };
@@ -35,6 +35,9 @@ export function build(config: Config): FastifyInstance {
     readinessChecks: { database: () => store.ping() },
   });
   health = new StorageHealth(app.log);
+  if (store.readOnly) {
+    app.log.warn({ database: config.databasePath }, 'the database file is read-only: serving reads, writes answer 503');
+  }
   app.register(auth, { secret: config.jwtSecret });
   app.register(postRoutes, { store, health });
   app.register(spaRoutes);

@@ -94,65 +94,145 @@ const SAMPLE_POSTS = [
 const SUMMARY_COLUMNS = `p.id, p.title, p.author, p.created_at,
   substr(p.content, 1, ${EXCERPT_LENGTH}) AS head, length(p.content) > ${EXCERPT_LENGTH} AS cut`;
 
-/** Posts in SQLite: WAL, a busy timeout, prepared statements only, full-text search through FTS5. */
+/** How often a database opened read-only is opened again to see whether it has become writable. */
+const REOPEN_INTERVAL_MS = 1000;
+
+function isReadOnlyError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_READONLY');
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    count: db.prepare<[], { n: number }>('SELECT n FROM post_count WHERE id = 1'),
+    page: db.prepare<[number, number], SummaryRow>(
+      `SELECT ${SUMMARY_COLUMNS} FROM posts p ORDER BY p.id DESC LIMIT ? OFFSET ?`,
+    ),
+    searchCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM posts_fts WHERE posts_fts MATCH ?'),
+    searchPage: db.prepare<[string, number, number], SummaryRow>(
+      `SELECT ${SUMMARY_COLUMNS} FROM posts_fts f JOIN posts p ON p.id = f.rowid
+       WHERE posts_fts MATCH ? ORDER BY p.id DESC LIMIT ? OFFSET ?`,
+    ),
+    get: db.prepare<[number], PostRow>(
+      'SELECT id, title, content, author, author_id, created_at, updated_at FROM posts WHERE id = ?',
+    ),
+    insert: db.prepare<[string, string, string, number | null, string, string], PostRow>(
+      `INSERT INTO posts (title, content, author, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       RETURNING id, title, content, author, author_id, created_at, updated_at`,
+    ),
+    update: db.prepare<[string | null, string | null, string, number], PostRow>(
+      `UPDATE posts SET title = coalesce(?, title), content = coalesce(?, content), updated_at = ? WHERE id = ?
+       RETURNING id, title, content, author, author_id, created_at, updated_at`,
+    ),
+    remove: db.prepare<[number], unknown>('DELETE FROM posts WHERE id = ?'),
+    ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+  };
+}
+
+/**
+ * Posts in SQLite: WAL, a busy timeout, prepared statements only, full-text search through FTS5.
+ * A database file that cannot be written (a read-only mount, say) is served read-only when its schema
+ * is current: reads work, writes fail with SQLITE_READONLY, and the file is opened again (at most once
+ * a second, on the next write) until the new connection can write.
+ */
 export class PostStore {
-  readonly #db: Database.Database;
-  readonly #statements;
+  readonly #path: string;
+  readonly #busyTimeoutMs: number;
+  #db: Database.Database;
+  #statements: ReturnType<typeof prepareStatements>;
+  #readOnly = false;
+  #lastReopen = 0;
   /** Writes through this connection; `PRAGMA data_version` counts only other connections' commits. */
   #writes = 0;
 
   constructor(path: string, { busyTimeoutMs = 2000 } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
-    this.#db.pragma('synchronous = NORMAL');
-    this.#migrate();
-    const db = this.#db;
-    this.#statements = {
-      count: db.prepare<[], { n: number }>('SELECT n FROM post_count WHERE id = 1'),
-      page: db.prepare<[number, number], SummaryRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM posts p ORDER BY p.id DESC LIMIT ? OFFSET ?`,
-      ),
-      searchCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM posts_fts WHERE posts_fts MATCH ?'),
-      searchPage: db.prepare<[string, number, number], SummaryRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM posts_fts f JOIN posts p ON p.id = f.rowid
-         WHERE posts_fts MATCH ? ORDER BY p.id DESC LIMIT ? OFFSET ?`,
-      ),
-      get: db.prepare<[number], PostRow>(
-        'SELECT id, title, content, author, author_id, created_at, updated_at FROM posts WHERE id = ?',
-      ),
-      insert: db.prepare<[string, string, string, number | null, string, string], PostRow>(
-        `INSERT INTO posts (title, content, author, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         RETURNING id, title, content, author, author_id, created_at, updated_at`,
-      ),
-      update: db.prepare<[string | null, string | null, string, number], PostRow>(
-        `UPDATE posts SET title = coalesce(?, title), content = coalesce(?, content), updated_at = ? WHERE id = ?
-         RETURNING id, title, content, author, author_id, created_at, updated_at`,
-      ),
-      remove: db.prepare<[number], unknown>('DELETE FROM posts WHERE id = ?'),
-      ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
-      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-    };
+    this.#path = path;
+    this.#busyTimeoutMs = busyTimeoutMs;
+    const { db, readOnly } = this.#connect();
+    this.#db = db;
+    this.#readOnly = readOnly;
+    this.#statements = prepareStatements(db);
   }
 
-  #migrate(): void {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
+  /** True while the database is served read-only because the file could not be written. */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
+  #connect(): { db: Database.Database; readOnly: boolean } {
+    const db = new Database(this.#path);
+    try {
+      db.pragma(`busy_timeout = ${Math.trunc(this.#busyTimeoutMs)}`);
+      try {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        this.#migrate(db);
+        return { db, readOnly: false };
+      } catch (err) {
+        // A file that cannot be written is still served when its schema is complete.
+        if (!isReadOnlyError(err) || (db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION)
+          throw err;
+        return { db, readOnly: true };
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Opens the file again when it was read-only; keeps the current connection unless the new one can write. */
+  #reopenIfWritable(): void {
+    if (!this.#readOnly || Date.now() - this.#lastReopen < REOPEN_INTERVAL_MS) return;
+    this.#lastReopen = Date.now();
+    let next: { db: Database.Database; readOnly: boolean };
+    try {
+      next = this.#connect();
+    } catch {
+      return;
+    }
+    if (next.readOnly) {
+      next.db.close();
+      return;
+    }
+    const previous = this.#db;
+    this.#db = next.db;
+    this.#statements = prepareStatements(next.db);
+    this.#readOnly = false;
+    this.#writes++;
+    previous.close();
+  }
+
+  /** Runs a write, first reopening a read-only database that may have become writable. */
+  #write<T>(work: () => T): T {
+    this.#reopenIfWritable();
+    this.#writes++;
+    try {
+      return work();
+    } catch (err) {
+      if (isReadOnlyError(err)) this.#readOnly = true;
+      throw err;
+    }
+  }
+
+  #migrate(db: Database.Database): void {
+    const version = db.pragma('user_version', { simple: true }) as number;
     // Every statement of the schema is idempotent, so it runs on each start and completes older files.
-    const hadIndex = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'posts_fts'").get() !== undefined;
-    this.#db.transaction(() => {
-      this.#db.exec(SCHEMA);
+    const hadIndex = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'posts_fts'").get() !== undefined;
+    db.transaction(() => {
+      db.exec(SCHEMA);
       // Posts written before the search index existed are indexed once, when it is created.
-      if (!hadIndex) this.#db.exec("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')");
+      if (!hadIndex) db.exec("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')");
       // Sample posts only when the database is new, never again after their deletion.
       if (version === 0) {
-        const insert = this.#db.prepare(
+        const insert = db.prepare(
           'INSERT INTO posts (title, content, author, author_id, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?)',
         );
         const now = new Date().toISOString();
         for (const sample of SAMPLE_POSTS) insert.run(sample.title, sample.content, 'titanium', now, now);
       }
-      if (version < SCHEMA_VERSION) this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
 
@@ -184,28 +264,25 @@ export class PostStore {
     return row && { post: withoutAuthorId(row), authorId: row.author_id };
   }
 
+  // INSERT/UPDATE ... RETURNING are read with all(), not get(): get() resets the statement after the
+  // first row and better-sqlite3 ignores an error from that reset, which is where an autocommit fails
+  // (a full disk, say), so a lost write would look saved.
   create(title: string, content: string, author: Author): Post {
     const now = new Date().toISOString();
-    this.#writes++;
-    const row = this.#statements.insert.get(title, content, author.username, author.id, now, now);
+    const [row] = this.#write(() => this.#statements.insert.all(title, content, author.username, author.id, now, now));
     if (!row) throw new Error('insert returned no row');
     return withoutAuthorId(row);
   }
 
   update(id: number, changes: { title?: string; content?: string }): Post | undefined {
-    this.#writes++;
-    const row = this.#statements.update.get(
-      changes.title ?? null,
-      changes.content ?? null,
-      new Date().toISOString(),
-      id,
+    const [row] = this.#write(() =>
+      this.#statements.update.all(changes.title ?? null, changes.content ?? null, new Date().toISOString(), id),
     );
     return row && withoutAuthorId(row);
   }
 
   delete(id: number): boolean {
-    this.#writes++;
-    return this.#statements.remove.run(id).changes > 0;
+    return this.#write(() => this.#statements.remove.run(id).changes > 0);
   }
 
   /** True when the database answers a query. */

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createService, OptionalRedis } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ClusterStats } from './cluster-stats.js';
@@ -23,6 +24,31 @@ export interface BuildOptions {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Answers a request asking to upgrade to anything but WebSocket as the plain HTTP/1.1 request it also
+ * is (a server may ignore Upgrade), then closes the connection: only WebSocket tunnels are proxied.
+ * Node hands every request with an Upgrade header to the upgrade handler, without the parser that
+ * would read a body, so one with a body is refused instead.
+ */
+function answerWithoutUpgrade(req: IncomingMessage, socket: Socket, handle: Handler): void {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.once('finish', () => {
+    res.detachSocket(socket);
+    socket.end();
+  });
+  if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
+    sendJson(res, 400, {
+      statusCode: 400,
+      error: 'Bad Request',
+      message: `Upgrade to ${req.headers.upgrade} is not supported`,
+    });
+    return;
+  }
+  handle(req, res);
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -88,6 +114,10 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
         http.keepAliveTimeout = server.keepAliveTimeoutMs;
         http.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
           socket.on('error', () => socket.destroy());
+          if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+            answerWithoutUpgrade(req, socket as Socket, (request, response) => route(request, response, handler));
+            return;
+          }
           const path = (req.url ?? '/').split('?')[0] ?? '/';
           if (path === HEARTBEAT_PATH) heartbeat.handleUpgrade(req, socket, head);
           else if (path.startsWith('/api/') || path === '/api') upgrades.handle(req, socket, head, api);

@@ -32,18 +32,35 @@ CREATE TABLE IF NOT EXISTS write_check (
 /** How often a failed database is tried again while it is reported unhealthy. */
 const RECHECK_INTERVAL_MS = 1000;
 
+const READ_ONLY = 'it is read-only';
+
 /** Why SQLite cannot serve, in words for clients; undefined for errors that are not faults of the store. */
 function faultReason(err: unknown): string | undefined {
   if (err instanceof TypeError && /database connection is not open/.test(err.message)) return 'it is closed';
   if (!(err instanceof Database.SqliteError)) return undefined;
   const code = err.code;
   if (code.startsWith('SQLITE_FULL')) return 'the disk is full';
-  if (code.startsWith('SQLITE_READONLY')) return 'it is read-only';
+  if (code.startsWith('SQLITE_READONLY')) return READ_ONLY;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'another writer holds its lock';
   if (code.startsWith('SQLITE_IOERR')) return 'of an I/O error';
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'it is damaged';
   if (code.startsWith('SQLITE_CANTOPEN')) return 'it cannot be opened';
   return undefined;
+}
+
+interface Statements {
+  insert: Database.Statement<[string, string, string, string], { id: number }>;
+  byUsername: Database.Statement<[string], UserRow>;
+  count: Database.Statement<[], number>;
+  dataVersion: Database.Statement<[], number>;
+  probeInsert: Database.Statement<[string, number]>;
+  probeClear: Database.Statement<[]>;
+}
+
+interface Connection {
+  db: Database.Database;
+  statements: Statements;
+  probe: Database.Transaction<() => void>;
 }
 
 /**
@@ -54,16 +71,7 @@ function faultReason(err: unknown): string | undefined {
 export class UserStore {
   readonly #config: DatabaseConfig;
   #db: Database.Database | undefined;
-  #statements:
-    | {
-        insert: Database.Statement<[string, string, string, string], { id: number }>;
-        byUsername: Database.Statement<[string], UserRow>;
-        count: Database.Statement<[], number>;
-        dataVersion: Database.Statement<[], number>;
-        probeInsert: Database.Statement<[string, number]>;
-        probeClear: Database.Statement<[]>;
-      }
-    | undefined;
+  #statements: Statements | undefined;
   #writeProbe: Database.Transaction<() => void> | undefined;
   #writeFault: string | undefined;
   #readFault: string | undefined;
@@ -76,6 +84,13 @@ export class UserStore {
   }
 
   open(): void {
+    const { db, statements, probe } = this.#connect();
+    this.#db = db;
+    this.#statements = statements;
+    this.#writeProbe = probe;
+  }
+
+  #connect(): Connection {
     let db: Database.Database;
     try {
       mkdirSync(dirname(this.#config.path), { recursive: true });
@@ -85,27 +100,67 @@ export class UserStore {
         cause: err,
       });
     }
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);
-    db.exec(SCHEMA);
-    this.#statements = {
-      insert: db.prepare(
-        'INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id',
-      ),
-      byUsername: db.prepare('SELECT id, username, email, password_hash FROM users WHERE username = ?'),
-      count: db.prepare<[], number>('SELECT count(*) FROM users').pluck(),
-      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-      probeInsert: db.prepare('INSERT INTO write_check (checked_at, filler) VALUES (?, zeroblob(?))'),
-      probeClear: db.prepare('DELETE FROM write_check'),
-    };
-    const pageSize = Number(db.pragma('page_size', { simple: true }));
-    // Needs a fresh page like a real insert would, so a full database does not pass it.
-    this.#writeProbe = db.transaction(() => {
-      this.#sql.probeInsert.run(new Date().toISOString(), pageSize);
-      this.#sql.probeClear.run();
-    });
-    this.#db = db;
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);
+      db.exec(SCHEMA);
+      const statements = {
+        insert: db.prepare<[string, string, string, string], { id: number }>(
+          'INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id',
+        ),
+        byUsername: db.prepare<[string], UserRow>(
+          'SELECT id, username, email, password_hash FROM users WHERE username = ?',
+        ),
+        count: db.prepare<[], number>('SELECT count(*) FROM users').pluck(),
+        dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+        probeInsert: db.prepare<[string, number]>(
+          'INSERT INTO write_check (checked_at, filler) VALUES (?, zeroblob(?))',
+        ),
+        probeClear: db.prepare<[]>('DELETE FROM write_check'),
+      };
+      const pageSize = Number(db.pragma('page_size', { simple: true }));
+      // Needs a fresh page like a real insert would, so a full database does not pass it.
+      const probe = db.transaction(() => {
+        statements.probeInsert.run(new Date().toISOString(), pageSize);
+        statements.probeClear.run();
+      });
+      return { db, statements, probe };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * A connection that found its file read-only keeps it read-only even once the file is writable
+   * again (SQLite opened it O_RDONLY), so the file is opened anew; the new connection replaces the
+   * current one only if it can commit.
+   */
+  #reopenIfWritable(): void {
+    // A connection set to query_only was made read-only on purpose; a new one would not be.
+    if (this.#db?.open && this.#db.pragma('query_only', { simple: true }) === 1) return;
+    let next: Connection;
+    try {
+      next = this.#connect();
+    } catch {
+      return;
+    }
+    try {
+      next.db.pragma('busy_timeout = 0');
+      next.probe.immediate();
+      next.db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);
+    } catch {
+      next.db.close();
+      return;
+    }
+    const previous = this.#db;
+    this.#db = next.db;
+    this.#statements = next.statements;
+    this.#writeProbe = next.probe;
+    this.#count = undefined;
+    this.#writeFault = undefined;
+    previous?.close();
   }
 
   get isOpen(): boolean {
@@ -128,8 +183,15 @@ export class UserStore {
   }
 
   create(username: string, email: string, passwordHash: string): PublicUser {
+    if (this.#writeFault === READ_ONLY && Date.now() - this.#lastRecheck >= RECHECK_INTERVAL_MS) {
+      this.#lastRecheck = Date.now();
+      this.#reopenIfWritable();
+    }
     try {
-      const row = this.#sql.insert.get(username, email, passwordHash, new Date().toISOString());
+      // all(), not get(): get() stops after the first row and resets the statement, and better-sqlite3
+      // ignores an error from that reset, which is where an autocommit fails (a full disk, say), so a
+      // lost write would look saved.
+      const [row] = this.#sql.insert.all(username, email, passwordHash, new Date().toISOString());
       this.#writeFault = undefined;
       // data_version does not change for this connection's own writes, so the count is kept here.
       if (this.#count !== undefined) this.#count++;
@@ -182,7 +244,9 @@ export class UserStore {
         this.#sql.count.get();
         this.#readFault = undefined;
       }
-      if (this.#writeFault !== undefined) {
+      if (this.#writeFault === READ_ONLY) {
+        this.#reopenIfWritable();
+      } else if (this.#writeFault !== undefined) {
         db.pragma('busy_timeout = 0');
         try {
           this.#writeProbe?.immediate();
