@@ -10,12 +10,13 @@ import {
   type Answer,
   BAD_PATH_IDS,
   type BodyCase,
-  expectOrderlyAnswer,
+  sendChecked as checked,
   expectStoredAsSent,
   fuzzParameters,
   hostileBody,
   hostilePathId,
   hostileQuery,
+  injectAnswer,
   MALFORMED_PATH_IDS,
   NON_FINITE_QUERY_VALUES,
   refusals,
@@ -51,27 +52,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${alice}` };
-  if (body?.contentType !== undefined) headers['content-type'] = body.contentType;
-  const res = await app.inject({
-    method,
-    url,
-    headers,
-    ...(body?.payload === undefined ? {} : { payload: body.payload }),
-  });
-  return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+function send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
+  return injectAnswer(app, method, url, body, { authorization: `Bearer ${alice}` });
 }
 
 /** Sends the request; it must be answered in order, and a refusal must leave every table as it was. */
-async function sendChecked(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
-  const what = `${method} ${url.slice(0, 80)}`;
-  const before = snapshots.take();
-  const answer = await send(method, url, body);
-  if (expectOrderlyAnswer(answer, what) || method === 'GET') {
-    expect(snapshots.take(), `${what}: database after a ${answer.statusCode}`).toEqual(before);
-  }
-  return answer;
+function sendChecked(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
+  return checked(`${method} ${url.slice(0, 80)}`, () => send(method, url, body), [snapshots], method === 'GET');
 }
 
 describe('blog-service under hostile input', () => {

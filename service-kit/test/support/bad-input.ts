@@ -387,3 +387,58 @@ export function expectStoredAsSent(body: BodyCase, answer: Answer, fields: strin
     expect(stored[field], `${field} as stored`).toBe(sent[field]);
   }
 }
+
+/** Anything that can take a snapshot of a database. */
+export interface Snapshotter {
+  take(): unknown;
+}
+
+/**
+ * Sends a request (`send`) and checks its answer with expectOrderlyAnswer; when it was refused,
+ * or `readOnly` says it can change nothing, every database must be as it was before.
+ */
+export async function sendChecked(
+  what: string,
+  send: () => Promise<Answer>,
+  databases: Snapshotter[],
+  readOnly = false,
+): Promise<Answer> {
+  const before = databases.map((db) => db.take());
+  const answer = await send();
+  if (expectOrderlyAnswer(answer, what) || readOnly) {
+    expect(
+      databases.map((db) => db.take()),
+      `${what}: database after a ${answer.statusCode}`,
+    ).toEqual(before);
+  }
+  return answer;
+}
+
+/** Something with Fastify's `inject`. */
+interface Injectable {
+  inject(options: {
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+    url: string;
+    headers: Record<string, string>;
+    payload?: string | Buffer;
+  }): Promise<{ statusCode: number; headers: Answer['headers']; body: string }>;
+}
+
+/** A request to an app in-process, with `body` sent exactly as given. */
+export async function injectAnswer(
+  app: Injectable,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  body?: BodyCase,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const all = { ...headers };
+  if (body?.contentType !== undefined) all['content-type'] = body.contentType;
+  const res = await app.inject({
+    method,
+    url,
+    headers: all,
+    ...(body?.payload === undefined ? {} : { payload: body.payload }),
+  });
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+}
