@@ -48,8 +48,6 @@ export function build(config: Config): FastifyInstance {
   ) as Record<UpstreamName, Upstream>;
   upstreams = built;
   if (config.redisUrl) redis = new OptionalRedis(config.redisUrl, app.log);
-  // Only JSON bodies are accepted (415 otherwise); the services behind speak nothing else.
-  app.removeContentTypeParser('text/plain');
   app.register(rateLimits, { redis, jwtSecret: config.jwtSecret });
   app.register(gatewayRoutes, { config, upstreams: built });
   app.addHook('onClose', async () => {

@@ -25,7 +25,6 @@ export function build(config: Config): FastifyInstance {
   });
   const users = new UserServiceClient(config.userService, app.log.child({ component: 'user-service-client' }));
 
-  app.removeContentTypeParser('text/plain');
   app.register(fastifyJwt, {
     secret: config.jwtSecret,
     sign: { algorithm: ALGORITHM, expiresIn: TOKEN_LIFETIME },

@@ -1,10 +1,11 @@
 import type { ServerOptions as HttpServerOptions } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { KitConfig } from './config.js';
-import { installErrorHandling } from './errors.js';
+import { answerFrameworkError, installErrorHandling } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
+import { installInputRules } from './request-input.js';
 import { TrafficCounters } from './traffic-counters.js';
 
 export type ServiceStatus = 'online' | 'degraded';
@@ -76,6 +77,7 @@ export function createService(options: ServiceOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
+    frameworkErrors: answerFrameworkError,
     forceCloseConnections: 'idle',
     ...options.server,
   }) as unknown as FastifyInstance;
@@ -88,6 +90,7 @@ export function createService(options: ServiceOptions): FastifyInstance {
   };
   app.decorate('kit', kit);
   installErrorHandling(app);
+  installInputRules(app);
 
   const { requestDuration } = kit.metrics;
   const logEachRequest = config.logLevel === 'debug' || config.logLevel === 'trace';

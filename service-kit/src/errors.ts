@@ -1,12 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import createError from '@fastify/error';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { REQUEST_ID_HEADER } from './request-id.js';
 
 /** Errors whose messages are written for clients; their codes start with TI_ERR_. */
 export const errors = {
   NotReady: createError('TI_ERR_NOT_READY', 'Service is not ready: %s', 503),
   UpstreamUnavailable: createError('TI_ERR_UPSTREAM_UNAVAILABLE', 'Upstream %s is unavailable', 502),
   UpstreamTimeout: createError('TI_ERR_UPSTREAM_TIMEOUT', 'Upstream %s did not answer in time', 504),
+  BadBody: createError('TI_ERR_BAD_BODY', 'The request body %s', 400),
 };
 
 export interface ErrorBody {
@@ -44,4 +46,20 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     return reply.code(404).send(errorBody(404, `Route ${request.method} ${request.url.split('?')[0]} not found`));
   });
+}
+
+/** What the router's own refusals tell the client, instead of echoing the (maybe huge) URL back. */
+const FRAMEWORK_ERRORS: Record<string, [status: number, message: string]> = {
+  FST_ERR_BAD_URL: [400, 'The URL is not valid: it has a malformed "%" escape'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'A segment of the URL path is too long'],
+};
+
+/**
+ * Fastify's `frameworkErrors`: errors the router raises before a route runs (bad escapes in the
+ * URL, over-long path segments) answered like every other error, not in Fastify's own shape.
+ */
+export function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [statusCode, message] = FRAMEWORK_ERRORS[err.code] ?? [statusOf(err), STATUS_CODES[statusOf(err)] ?? 'Error'];
+  request.log.debug({ code: err.code, statusCode }, 'request rejected by the router');
+  void reply.header(REQUEST_ID_HEADER, request.id).code(statusCode).send(errorBody(statusCode, message));
 }

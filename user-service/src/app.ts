@@ -52,7 +52,6 @@ export function build(config: Config): FastifyInstance {
   });
 
   app.decorate('userStore', store);
-  app.removeContentTypeParser('text/plain');
   app.register(userRoutes, { store, cache });
   return app;
 }

@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@titanium/service-kit';
+import { signToken } from '@titanium/test-support';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Answer,
+  BAD_PATH_IDS,
+  type BodyCase,
+  sendChecked as checked,
+  expectStoredAsSent,
+  fuzzParameters,
+  hostileBody,
+  hostilePathId,
+  hostileQuery,
+  injectAnswer,
+  MALFORMED_PATH_IDS,
+  NON_FINITE_QUERY_VALUES,
+  refusals,
+} from '../../service-kit/test/support/bad-input.js';
+import { type SqliteSnapshots, sqliteSnapshots } from '../../service-kit/test/support/sqlite-snapshot.js';
+import { build } from '../src/app.js';
+import { readConfig } from '../src/config.js';
+
+const SECRET = 'blog-bad-input-secret-that-is-long-enough-0123';
+const alice = signToken({ user_id: 1, username: 'alice' }, { secret: SECRET });
+const POST = { title: 'A title', content: 'Some content' };
+
+let dir: string;
+let app: FastifyInstance;
+let snapshots: SqliteSnapshots;
+/** A post of alice's, so edits with her token get past the ownership check to the body rules. */
+let ownId: number;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'titanium-blog-fuzz-'));
+  const dbPath = join(dir, 'blog.db');
+  app = build(loadConfig(readConfig, { LOG_LEVEL: 'silent', BLOG_DATABASE_PATH: dbPath, JWT_SECRET: SECRET }));
+  await app.ready();
+  const created = await send('POST', '/api/posts', { contentType: 'application/json', payload: JSON.stringify(POST) });
+  expect(created.statusCode).toBe(201);
+  ownId = (JSON.parse(created.body) as { id: number }).id;
+  snapshots = sqliteSnapshots(dbPath);
+});
+
+afterAll(async () => {
+  snapshots?.close();
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
+  return injectAnswer(app, method, url, body, { authorization: `Bearer ${alice}` });
+}
+
+/** Sends the request; it must be answered in order, and a refusal must leave every table as it was. */
+function sendChecked(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
+  return checked(`${method} ${url.slice(0, 80)}`, () => send(method, url, body), [snapshots], method === 'GET');
+}
+
+describe('blog-service under hostile input', () => {
+  it('POST /api/posts: any body is answered with 2xx or a JSON 4xx, and a post holds exactly what was sent', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileBody(POST), async (body) => {
+        const answer = await sendChecked('POST', '/api/posts', body);
+        if (answer.statusCode === 201) expectStoredAsSent(body, answer, ['title', 'content']);
+      }),
+      fuzzParameters(120),
+    );
+  });
+
+  it('PATCH /api/posts/:id: any id and body is answered with 2xx or a JSON 4xx', async () => {
+    const id = fc.oneof({ weight: 3, arbitrary: fc.constant(String(ownId)) }, hostilePathId);
+    await fc.assert(
+      fc.asyncProperty(id, hostileBody({ title: 'New title' }), async (postId, body) => {
+        const answer = await sendChecked('PATCH', `/api/posts/${postId}`, body);
+        if (answer.statusCode === 200) expectStoredAsSent(body, answer, ['title', 'content']);
+      }),
+      fuzzParameters(120),
+    );
+  });
+
+  it('GET and DELETE /api/posts/:id: any id is answered with 2xx or a JSON 4xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostilePathId, fc.constantFrom('GET' as const, 'DELETE' as const), async (postId, method) => {
+        // Alice's own post stays: the edit property needs it.
+        fc.pre(postId !== String(ownId));
+        await sendChecked(method, `/api/posts/${postId}`);
+      }),
+      fuzzParameters(120),
+    );
+  });
+
+  it('GET /api/posts: any query is answered with a JSON page or a JSON 4xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileQuery(['offset', 'limit', 'q']), async (query) => {
+        const answer = await sendChecked('GET', `/api/posts${query}`);
+        if (answer.statusCode === 200) {
+          expect(Array.isArray(JSON.parse(answer.body))).toBe(true);
+          expect(Number(answer.headers['x-total-count'])).toBeGreaterThanOrEqual(0);
+        }
+      }),
+      fuzzParameters(120),
+    );
+  });
+
+  it.each(refusals(POST))('POST /api/posts refuses $name with $status', async ({ status, body }) => {
+    expect((await sendChecked('POST', '/api/posts', body)).statusCode).toBe(status);
+  });
+
+  it.each(refusals({ title: 'New title' }))(
+    'PATCH /api/posts/:id refuses $name with $status',
+    async ({ status, body }) => {
+      expect((await sendChecked('PATCH', `/api/posts/${ownId}`, body)).statusCode).toBe(status);
+    },
+  );
+
+  it.each(NON_FINITE_QUERY_VALUES.flatMap((value) => [`offset=${value}`, `limit=${value}`]))(
+    'GET /api/posts?%s is refused with 400',
+    async (query) => {
+      const answer = await sendChecked('GET', `/api/posts?${query}`);
+      expect(answer.statusCode).toBe(400);
+    },
+  );
+
+  it.each(BAD_PATH_IDS)('the path id %s is refused with 400 by GET, PATCH and DELETE', async (postId) => {
+    const body = { contentType: 'application/json', payload: '{"title":"x"}' };
+    expect((await sendChecked('GET', `/api/posts/${postId}`)).statusCode).toBe(400);
+    expect((await sendChecked('PATCH', `/api/posts/${postId}`, body)).statusCode).toBe(400);
+    expect((await sendChecked('DELETE', `/api/posts/${postId}`)).statusCode).toBe(400);
+  });
+
+  it.each(MALFORMED_PATH_IDS.map((id) => [id.slice(0, 12), id]))(
+    'the malformed path id %s… is refused with a JSON 4xx',
+    async (_label, postId) => {
+      for (const method of ['GET', 'DELETE'] as const) {
+        const answer = await sendChecked(method, `/api/posts/${postId}`);
+        expect(answer.statusCode).toBeGreaterThanOrEqual(400);
+      }
+    },
+  );
+});
