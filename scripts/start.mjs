@@ -60,8 +60,10 @@ function readPort(name, fallback) {
   return Number(raw);
 }
 
-/** @param {number} port @param {string} [host] @returns {Promise<boolean>} */
-/** A URL as it may be printed: any password replaced by `***` (a Redis URL may carry one). */
+/**
+ * A URL as it may be printed: any password replaced by `***` (a Redis URL may carry one).
+ * @param {string} url
+ */
 function withoutPassword(url) {
   try {
     const parsed = new URL(url);
@@ -73,6 +75,7 @@ function withoutPassword(url) {
   }
 }
 
+/** @param {number} port @param {string} [host] @returns {Promise<boolean>} */
 function portTaken(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host });

@@ -72,7 +72,7 @@ describe('dashboard with hostile text in /stats', () => {
     expect(await page.locator('#server-list img, #server-list script, #alerts-container img').count()).toBe(0);
     expect(await page.locator('#overall-status').textContent()).toBe('DEGRADED');
     await page.screenshot({ path: artifactPath('dashboard-hostile-stats.png') });
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss ?? 0)).toBe(0);
+    expect(await page.evaluate('window.__xss ?? 0')).toBe(0);
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
   });
