@@ -60,6 +60,21 @@ function readPort(name, fallback) {
   return Number(raw);
 }
 
+/**
+ * A URL as it may be printed: any password replaced by `***` (a Redis URL may carry one).
+ * @param {string} url
+ */
+function withoutPassword(url) {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return '(not a valid URL)';
+  }
+}
+
 /** @param {number} port @param {string} [host] @returns {Promise<boolean>} */
 function portTaken(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
@@ -285,7 +300,7 @@ async function main() {
 
   let redisNote;
   if (env.REDIS_URL) {
-    redisNote = `${env.REDIS_URL} (from REDIS_URL)`;
+    redisNote = `${withoutPassword(env.REDIS_URL)} (from REDIS_URL)`;
   } else if (onPath('redis-server')) {
     const port = await freePort();
     redisDir = mkdtempSync(join(tmpdir(), 'titanium-redis-'));

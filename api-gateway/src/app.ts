@@ -1,6 +1,7 @@
 import { createService, OptionalRedis } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Config, UpstreamName } from './config.js';
+import { LoginFailures } from './login-failures.js';
 import { rateLimits } from './rate-limits.js';
 import { gatewayRoutes } from './routes.js';
 import { Upstream } from './upstream.js';
@@ -39,6 +40,7 @@ export function build(config: Config): FastifyInstance {
         store: app.rateLimitState.store(),
         limited: app.rateLimitState.limited,
         counted_locally: app.rateLimitState.fallbacks,
+        login_failures_limited: loginFailures.limited,
       },
       ...(redis ? { redis: { status: redis.healthy ? 'healthy' : 'unhealthy' } } : {}),
     }),
@@ -48,8 +50,9 @@ export function build(config: Config): FastifyInstance {
   ) as Record<UpstreamName, Upstream>;
   upstreams = built;
   if (config.redisUrl) redis = new OptionalRedis(config.redisUrl, app.log);
+  const loginFailures = new LoginFailures(redis, config.rateLimits.loginFailures);
   app.register(rateLimits, { redis, jwtSecret: config.jwtSecret });
-  app.register(gatewayRoutes, { config, upstreams: built });
+  app.register(gatewayRoutes, { config, upstreams: built, loginFailures });
   app.addHook('onClose', async () => {
     await Promise.all([...NAMES.map((name) => built[name].close()), redis?.close()]);
   });

@@ -1,4 +1,5 @@
 import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig } from '@titanium/service-kit';
+import type { LoginFailureLimits } from './login-failures.js';
 
 export type UpstreamName = 'auth' | 'user' | 'blog';
 
@@ -30,6 +31,8 @@ export interface RateLimits {
   authMax: number;
   /** POST, PATCH and DELETE on /api/posts per user (or per IP without a valid token) per window. */
   writeMax: number;
+  /** Failed logins per username, whatever address they come from. */
+  loginFailures: LoginFailureLimits;
 }
 
 export interface Config {
@@ -85,6 +88,10 @@ export function readConfig(env: EnvReader): Config {
       windowMs: env.duration('RATE_LIMIT_WINDOW_MS', 60_000, { min: 100, max: 24 * 3600_000 }),
       authMax: env.integer('RATE_LIMIT_AUTH_MAX', 30, { min: 1, max: 1_000_000 }),
       writeMax: env.integer('RATE_LIMIT_WRITE_MAX', 1200, { min: 1, max: 1_000_000 }),
+      loginFailures: {
+        max: env.integer('RATE_LIMIT_LOGIN_FAILURES_MAX', 10, { min: 1, max: 1_000_000 }),
+        windowMs: env.duration('RATE_LIMIT_LOGIN_FAILURES_WINDOW_MS', 15 * 60_000, { min: 100, max: 24 * 3600_000 }),
+      },
     },
     jwtSecret: readJwtSecret(env),
   };

@@ -38,7 +38,8 @@ export const auth = fp<{ secret: string }>(
         throw new blogErrors.Unauthorized(expired ? 'The token has expired; log in again' : 'The token is not valid');
       }
       const { user_id: id, username } = claims;
-      if (!Number.isSafeInteger(id) || typeof username !== 'string' || username === '') {
+      // User ids start at 1 (SQLite rowids), as auth-service's /verify requires too.
+      if (!Number.isSafeInteger(id) || (id as number) < 1 || typeof username !== 'string' || username === '') {
         throw new blogErrors.Unauthorized('The token does not name a user');
       }
       request.author = { id: id as number, username };

@@ -1,25 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import { createService } from '@titanium/service-kit';
+import { createService, pageSecurityHeaders } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 
 export const STATS_KEY = 'dashboard_ui';
 
 /** Same-origin only: the page talks to the load balancer it is served through (HTTP and WebSocket). */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' ws: wss:",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
+const PAGE_HEADERS = pageSecurityHeaders({ connect: ['ws:', 'wss:'] });
+export const CONTENT_SECURITY_POLICY = PAGE_HEADERS['content-security-policy'];
 
+const HTML_PAGE = /\.html(?:\.br|\.gz)?$/;
 const HASHED_ASSET = /\/assets\/[^/]+-[A-Za-z0-9_-]{6,}\.[a-z0-9.]+$/;
 
 export function build(config: Config): FastifyInstance {
@@ -44,10 +36,9 @@ export function build(config: Config): FastifyInstance {
       } else {
         res.setHeader('cache-control', 'no-cache');
       }
-      if (path.endsWith('.html')) {
-        res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
-        res.setHeader('referrer-policy', 'no-referrer');
-        res.setHeader('x-frame-options', 'DENY');
+      // Browsers get index.html.br or .gz: the path is then that of the compressed copy.
+      if (HTML_PAGE.test(path)) {
+        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
       }
     },
   });

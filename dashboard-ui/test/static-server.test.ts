@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliCompressSync } from 'node:zlib';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { loadConfig } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,7 +16,10 @@ describe('dashboard static server', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'titanium-dashboard-'));
     mkdirSync(join(dir, 'assets'));
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+    const html = '<!doctype html><title>t</title>';
+    writeFileSync(join(dir, 'index.html'), html);
+    writeFileSync(join(dir, 'index.html.br'), brotliCompressSync(html));
+    writeFileSync(join(dir, 'index.html.gz'), gzipSync(html));
     writeFileSync(join(dir, 'assets', 'index-AbC123xY.js'), script);
     writeFileSync(join(dir, 'assets', 'index-AbC123xY.js.br'), brotliCompressSync(script));
     app = build(loadConfig(readConfig, { DASHBOARD_STATIC_DIR: dir, LOG_LEVEL: 'silent' }));
@@ -36,6 +39,12 @@ describe('dashboard static server', () => {
     expect(res.headers['cache-control']).toBe('no-cache');
     expect(res.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
     expect(res.headers['x-frame-options']).toBe('DENY');
+    for (const encoding of ['br', 'gzip']) {
+      const compressed = await app.inject({ url: '/', headers: { 'accept-encoding': encoding } });
+      expect(compressed.headers['content-encoding']).toBe(encoding);
+      expect(compressed.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
+      expect(compressed.headers['x-content-type-options']).toBe('nosniff');
+    }
   });
 
   it('serves hashed assets for a year, brotli-compressed when the browser accepts it', async () => {

@@ -142,15 +142,20 @@ export class EnvReader {
       if (!parsed || !protocols.includes(parsed.protocol) || !parsed.hostname) {
         const kind = protocols.map((p) => p.replace(':', '')).join(' or ');
         const expected = list ? `a comma-separated list of ${kind} URLs` : `a ${kind} URL`;
-        return this.#fail(name, `${expected} (like ${protocols[0]}//host:port)`, raw, []);
+        return this.#fail(name, `${expected} (like ${protocols[0]}//host:port)`, withoutCredentials(raw), []);
       }
       urls.push(parsed.href.replace(/\/+$/, ''));
     }
     if (urls.length === 0 || (!list && urls.length > 1)) {
-      return this.#fail(name, list ? 'at least one URL' : 'a single URL', raw, []);
+      return this.#fail(name, list ? 'at least one URL' : 'a single URL', withoutCredentials(raw), []);
     }
     return urls;
   }
+}
+
+/** What is shown of a bad URL: user and password (a Redis URL may carry one) replaced by `***`. */
+function withoutCredentials(raw: string): string {
+  return raw.replace(/\/\/[^/?#\s]*@/g, '//***@');
 }
 
 /** Settings every service shares, read from the same variables everywhere. */

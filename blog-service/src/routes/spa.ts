@@ -1,7 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import { pageSecurityHeaders } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 
+// The SPA only calls the API on its own origin.
+const PAGE_HEADERS = pageSecurityHeaders();
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The blog SPA at /blog/: HTML and CSS from spa/public, the compiled script from dist/spa. */
@@ -13,5 +16,11 @@ export async function spaRoutes(app: FastifyInstance): Promise<void> {
     dotfiles: 'deny',
     cacheControl: true,
     maxAge: 0,
+    setHeaders(res, path) {
+      res.header('x-content-type-options', 'nosniff');
+      if (path.endsWith('.html')) {
+        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.header(name, value);
+      }
+    },
   });
 }

@@ -1,0 +1,181 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type RedisServer,
+  type RunningService,
+  startRedis,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Brute force against one username from many addresses, with the real auth and user services
+// behind two gateways that share Redis, and the load balancer in front of one of them.
+const SECRET = 'login-failures-test-secret-long-enough-0123456';
+const MAX_FAILURES = 3;
+const WINDOW_MS = 3000;
+const PER_IP = 6;
+const PASSWORD = 'correct-horse-battery';
+
+describe('failed logins per username', () => {
+  let dir: string;
+  let redis: RedisServer;
+  let first: RunningService;
+  let second: RunningService;
+  let lb: RunningService;
+  let ipCounter = 0;
+  /** A new client address for each request, so the per-IP limit stays out of the way. */
+  const nextIp = () => `198.18.${Math.floor(ipCounter / 250)}.${(ipCounter++ % 250) + 1}`;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'titanium-login-failures-'));
+    let users: RunningService;
+    [redis, users] = await Promise.all([
+      startRedis(),
+      startService('user-service', { DATABASE_PATH: join(dir, 'users.db') }),
+    ]);
+    const auth = await startService('auth-service', { USER_SERVICE_URL: users.url, JWT_SECRET: SECRET });
+    const gatewayEnv = {
+      JWT_SECRET: SECRET,
+      REDIS_URL: redis.url,
+      AUTH_SERVICE_URL: auth.url,
+      USER_SERVICE_URL: users.url,
+      BLOG_SERVICE_URL: 'http://127.0.0.1:9',
+      RATE_LIMIT_AUTH_MAX: String(PER_IP),
+      RATE_LIMIT_LOGIN_FAILURES_MAX: String(MAX_FAILURES),
+      RATE_LIMIT_LOGIN_FAILURES_WINDOW_MS: String(WINDOW_MS),
+    };
+    [first, second] = await Promise.all([
+      startService('api-gateway', gatewayEnv),
+      startService('api-gateway', gatewayEnv),
+    ]);
+    lb = await startService('load-balancer', { API_GATEWAY_URL: first.url });
+    const created = await Promise.all(
+      ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].map(async (name) => {
+        const res = await fetch(`${users.url}/users`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: name, email: `${name}@example.com`, password: PASSWORD }),
+        });
+        return res.status;
+      }),
+    );
+    expect(created).toEqual(Array(6).fill(201));
+    for (const gateway of [first, second]) await sharedStore(gateway);
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopAllProcesses();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function sharedStore(gateway: RunningService): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const stats = (await (await fetch(`${gateway.url}/stats`)).json()) as Record<
+        string,
+        { rate_limit: { store: string } }
+      >;
+      if (stats['api-gateway']?.rate_limit.store === 'redis') return;
+      if (Date.now() > deadline) throw new Error('gateway does not use Redis');
+      await sleep(100);
+    }
+  }
+
+  function login(base: string, username: string, password: string, forwardedFor: string | undefined = nextIp()) {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (forwardedFor) headers['x-forwarded-for'] = forwardedFor;
+    return fetch(`${base}/api/login`, { method: 'POST', headers, body: JSON.stringify({ username, password }) });
+  }
+
+  async function statuses(requests: Promise<Response>[]): Promise<number[]> {
+    return Promise.all(requests.map(async (request) => (await request).status));
+  }
+
+  async function sequence(n: number, send: () => Promise<Response>): Promise<number[]> {
+    const result: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await send();
+      await res.arrayBuffer();
+      result.push(res.status);
+    }
+    return result;
+  }
+
+  it('answers 429 with Retry-After once a username has failed too often, from any address and any instance', async () => {
+    expect(await sequence(MAX_FAILURES, () => login(first.url, 'alice', 'wrong-password'))).toEqual([401, 401, 401]);
+    // The right password does not get through either: the password is not checked while locked.
+    const locked = await login(second.url, 'alice', PASSWORD);
+    expect(locked.status).toBe(429);
+    const retryAfter = Number(locked.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(WINDOW_MS / 1000);
+    expect(await locked.json()).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: expect.stringMatching(/^Too many failed logins for this username; try again in \d+ s$/),
+    });
+    // Another user is not affected.
+    expect((await login(second.url, 'bob', PASSWORD)).status).toBe(200);
+  });
+
+  it('does not count successful logins or malformed attempts', async () => {
+    expect(await sequence(MAX_FAILURES + 2, () => login(first.url, 'carol', PASSWORD))).toEqual([
+      200, 200, 200, 200, 200,
+    ]);
+    const noPassword = () =>
+      fetch(`${first.url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': nextIp() },
+        body: '{"username":"carol"}',
+      });
+    expect(await sequence(MAX_FAILURES, noPassword)).toEqual([400, 400, 400]);
+    expect(await sequence(MAX_FAILURES - 1, () => login(second.url, 'carol', 'wrong-password'))).toEqual([401, 401]);
+    expect((await login(first.url, 'carol', PASSWORD)).status).toBe(200);
+  });
+
+  it('lets no more than the limit through when the guesses arrive all at once', async () => {
+    const burst = Array.from({ length: 12 }, (_, i) => login(i % 2 ? first.url : second.url, 'dave', `guess-${i}`));
+    const answers = await statuses(burst);
+    expect(answers.filter((status) => status === 401)).toHaveLength(MAX_FAILURES);
+    expect(answers.filter((status) => status === 429)).toHaveLength(12 - MAX_FAILURES);
+  });
+
+  it('unlocks when the window since the first failure ends, however long the guessing goes on', async () => {
+    const startedAt = Date.now();
+    expect(await sequence(MAX_FAILURES, () => login(first.url, 'erin', 'wrong-password'))).toEqual([401, 401, 401]);
+    // Guessing on while locked neither reaches the password check nor prolongs the lock.
+    while (Date.now() - startedAt < WINDOW_MS - 500) {
+      expect((await login(second.url, 'erin', 'wrong-password')).status).toBe(429);
+      await sleep(250);
+    }
+    await sleep(Math.max(0, WINDOW_MS + 200 - (Date.now() - startedAt)));
+    expect((await login(first.url, 'erin', PASSWORD)).status).toBe(200);
+  });
+
+  it('counts in each instance while Redis is down', async () => {
+    await redis.stop();
+    try {
+      const fails = await sequence(MAX_FAILURES + 1, () => login(first.url, 'frank', 'wrong-password'));
+      expect(fails).toEqual([401, 401, 401, 429]);
+    } finally {
+      redis = await redis.restart();
+    }
+    await sharedStore(first);
+  });
+
+  it('limits per address without believing X-Forwarded-For entries the client wrote', async () => {
+    // A new unknown username each time, so only the per-address limit applies.
+    let n = 0;
+    const anyone = () => `ghost-${n++}`;
+    // Through the load balancer, which appends the real peer address: the invented entries are ignored.
+    const spoofed = await sequence(PER_IP + 1, () => login(lb.url, anyone(), 'pw', nextIp()));
+    expect(spoofed).toEqual([...Array(PER_IP).fill(401), 429]);
+    // Straight to the gateway: only the last entry (the trusted proxy's) counts, whatever precedes it.
+    const fixed = nextIp();
+    const direct = await sequence(PER_IP + 1, () => login(first.url, anyone(), 'pw', `${nextIp()}, ${fixed}`));
+    expect(direct).toEqual([...Array(PER_IP).fill(401), 429]);
+  });
+});
