@@ -7,6 +7,7 @@ import {
   canMount,
   cleanupDisks,
   makeReadOnly,
+  mountExt4Disk,
   mountSmallDisk,
   scratchDir,
 } from '../../service-kit/test/support/faults/disk.js';
@@ -150,5 +151,28 @@ describe.skipIf(!canMount())('blog-service on a real disk that fills up or is re
     expect(stored.integrity).toBe('ok');
     expect(stored.titles).toEqual(expect.arrayContaining(['kept', 'after']));
     expect(stored.titles).not.toContain('refused');
+  });
+
+  it('notices a file system that turns read-only under it: writes 503, reads go on, the process stays up', async () => {
+    // An aborted ext4, as after a fatal disk error: read-only even for files already open for writing.
+    const disk = mountExt4Disk(16 * 1024 * 1024);
+    const blog = await startBlog(join(disk.dir, 'blog.db'));
+    expect((await write(blog.url, 'before')).status).toBe(201);
+    disk.abort();
+    expect(await write(blog.url, 'refused')).toEqual({
+      status: 503,
+      body: {
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message:
+          'Posts cannot be changed right now: the disk reported an I/O error. Reading still works; try again later.',
+      },
+    });
+    const listed = await titles(blog.url);
+    expect(listed).toContain('before');
+    expect(listed).not.toContain('refused');
+    expect(await status(blog.url)).toMatchObject({ service_status: 'degraded', database: { status: 'unhealthy' } });
+    expect(blog.process.running).toBe(true);
+    expect(await blog.process.stop()).toEqual({ code: 0, signal: null });
   });
 });

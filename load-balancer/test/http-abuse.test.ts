@@ -76,6 +76,7 @@ describe('request smuggling attempts', () => {
       for (const target of [front(), direct.gateway]) {
         const answer = await rawExchange(target.port, request);
         expect(answer.statuses, `${target.name}: ${answer.text.slice(0, 200)}`).toEqual([400]);
+        expect(answer.text, target.name).toContain('"statusCode":400');
         expect(answer.closed, target.name).toBe(true);
       }
     });
@@ -101,6 +102,7 @@ describe('broken header lines and absurd sizes', () => {
       for (const target of [front(), direct.gateway, direct.blog, direct.dashboard]) {
         const answer = await rawExchange(target.port, request);
         expect(answer.statuses, `${target.name}: ${answer.text.slice(0, 200)}`).toEqual([400]);
+        expect(answer.text, target.name).toContain('"statusCode":400');
         expect(answer.closed, target.name).toBe(true);
       }
     });
@@ -111,6 +113,7 @@ describe('broken header lines and absurd sizes', () => {
     for (const target of [front(), direct.gateway, direct.blog, direct.dashboard]) {
       const answer = await rawExchange(target.port, request);
       expect(answer.statuses, `${target.name}: ${answer.text.slice(0, 200)}`).toEqual([431]);
+      expect(answer.text, target.name).toContain('"statusCode":431');
     }
   });
 
@@ -210,6 +213,7 @@ describe('path traversal into the static roots', () => {
     expect(answer.statuses.length, where).toBe(1);
     const status = answer.statuses[0] ?? 0;
     expect(status >= 400 && status < 500, where).toBe(true);
+    expect(answer.text, where).toMatch(/\r\ncontent-type: application\/json/i);
     for (const marker of MARKERS) expect(answer.text, where).not.toContain(marker);
   }
 

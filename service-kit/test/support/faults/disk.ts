@@ -79,6 +79,39 @@ export function mountSmallDisk(sizeBytes: number): SmallDisk {
   };
 }
 
+export interface Ext4Disk {
+  /** The mount point. */
+  dir: string;
+  /**
+   * Aborts the file system the way the kernel does on a fatal error: from then on it is read-only for
+   * every process, including files already open for writing (which a read-only remount refuses).
+   * Only unmounting ends it.
+   */
+  abort(): void;
+  /** Unmounts it (lazily when files are still open) and deletes the image. */
+  unmount(): void;
+}
+
+/** Formats an ext4 image of `sizeBytes` and mounts it through a loop device in a new directory. */
+export function mountExt4Disk(sizeBytes: number): Ext4Disk {
+  const dir = mkdtempSync(join(tmpdir(), 'titanium-ext4-'));
+  made.push(dir);
+  const image = `${dir}.img`;
+  run('truncate', ['-s', String(sizeBytes), image]);
+  made.push(image);
+  run('mkfs.ext4', ['-q', '-F', image]);
+  run('mount', ['-o', 'loop,errors=remount-ro', image, dir]);
+  mounted.push(dir);
+  return {
+    dir,
+    abort: () => run('mount', ['-o', 'remount,abort', dir]),
+    unmount() {
+      unmountPath(dir);
+      rmSync(image, { force: true });
+    },
+  };
+}
+
 export interface ReadOnlyMount {
   /** The path, now read-only for every process (root included). */
   path: string;
