@@ -1,16 +1,20 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type RunningService, signToken, startService, stopAllProcesses } from '@titanium/test-support';
-import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
 import {
   canMount,
+  canMountExt4,
   cleanupDisks,
   makeReadOnly,
   mountExt4Disk,
   mountSmallDisk,
+  type RunningService,
   scratchDir,
-} from '../../service-kit/test/support/faults/disk.js';
+  signToken,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const SECRET = 'blog-disk-test-secret-that-is-long-enough-0123';
 const token = signToken({ user_id: 7, username: 'writer' }, { secret: SECRET });
@@ -153,26 +157,29 @@ describe.skipIf(!canMount())('blog-service on a real disk that fills up or is re
     expect(stored.titles).not.toContain('refused');
   });
 
-  it('notices a file system that turns read-only under it: writes 503, reads go on, the process stays up', async () => {
-    // An aborted ext4, as after a fatal disk error: read-only even for files already open for writing.
-    const disk = mountExt4Disk(16 * 1024 * 1024);
-    const blog = await startBlog(join(disk.dir, 'blog.db'));
-    expect((await write(blog.url, 'before')).status).toBe(201);
-    disk.abort();
-    expect(await write(blog.url, 'refused')).toEqual({
-      status: 503,
-      body: {
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message:
-          'Posts cannot be changed right now: the disk reported an I/O error. Reading still works; try again later.',
-      },
-    });
-    const listed = await titles(blog.url);
-    expect(listed).toContain('before');
-    expect(listed).not.toContain('refused');
-    expect(await status(blog.url)).toMatchObject({ service_status: 'degraded', database: { status: 'unhealthy' } });
-    expect(blog.process.running).toBe(true);
-    expect(await blog.process.stop()).toEqual({ code: 0, signal: null });
-  });
+  it.skipIf(!canMountExt4())(
+    'notices a file system that turns read-only under it: writes 503, reads go on, the process stays up',
+    async () => {
+      // An aborted ext4, as after a fatal disk error: read-only even for files already open for writing.
+      const disk = mountExt4Disk(16 * 1024 * 1024);
+      const blog = await startBlog(join(disk.dir, 'blog.db'));
+      expect((await write(blog.url, 'before')).status).toBe(201);
+      disk.abort();
+      expect(await write(blog.url, 'refused')).toEqual({
+        status: 503,
+        body: {
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message:
+            'Posts cannot be changed right now: the disk reported an I/O error. Reading still works; try again later.',
+        },
+      });
+      const listed = await titles(blog.url);
+      expect(listed).toContain('before');
+      expect(listed).not.toContain('refused');
+      expect(await status(blog.url)).toMatchObject({ service_status: 'degraded', database: { status: 'unhealthy' } });
+      expect(blog.process.running).toBe(true);
+      expect(await blog.process.stop()).toEqual({ code: 0, signal: null });
+    },
+  );
 });

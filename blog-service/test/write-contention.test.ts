@@ -1,9 +1,14 @@
 import { join } from 'node:path';
-import { signToken, startService, stopAllProcesses } from '@titanium/test-support';
+import {
+  cleanupDisks,
+  holdWriteLocks,
+  scratchDir,
+  signToken,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupDisks, scratchDir } from '../../service-kit/test/support/faults/disk.js';
-import { holdWriteLocks } from '../../service-kit/test/support/faults/sqlite-locks.js';
 
 const SECRET = 'blog-busy-test-secret-that-is-long-enough-0123';
 const token = signToken({ user_id: 9, username: 'busy' }, { secret: SECRET });

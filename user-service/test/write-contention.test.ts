@@ -1,9 +1,7 @@
 import { join } from 'node:path';
-import { startService, stopAllProcesses } from '@titanium/test-support';
+import { cleanupDisks, holdWriteLocks, scratchDir, startService, stopAllProcesses } from '@titanium/test-support';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupDisks, scratchDir } from '../../service-kit/test/support/faults/disk.js';
-import { holdWriteLocks } from '../../service-kit/test/support/faults/sqlite-locks.js';
 import { post } from './helpers.js';
 
 afterAll(async () => {

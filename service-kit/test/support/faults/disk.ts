@@ -15,9 +15,43 @@ function run(command: string, args: string[]): void {
   execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** True when this process may mount file systems (root on Linux). */
+function probe(mountArgs: (dir: string) => string[]): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const dir = mkdtempSync(join(tmpdir(), 'titanium-probe-'));
+  try {
+    run('mount', mountArgs(dir));
+    run('umount', [dir]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.img`, { force: true });
+  }
+}
+
+let tmpfsWorks: boolean | undefined;
+/**
+ * True when this process can mount file systems: root on Linux, with the capability to mount
+ * (a container may deny it to root), checked by mounting a tiny tmpfs once.
+ */
 export function canMount(): boolean {
-  return process.platform === 'linux' && process.getuid?.() === 0;
+  tmpfsWorks ??= probe((dir) => ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+  return tmpfsWorks;
+}
+
+let loopWorks: boolean | undefined;
+/** True when an ext4 image can be formatted and mounted through a loop device here. */
+export function canMountExt4(): boolean {
+  loopWorks ??=
+    canMount() &&
+    probe((dir) => {
+      const image = `${dir}.img`;
+      run('truncate', ['-s', String(4 * 1024 * 1024), image]);
+      run('mkfs.ext4', ['-q', '-F', image]);
+      return ['-o', 'loop', image, dir];
+    });
+  return loopWorks;
 }
 
 /** Free bytes on the file system holding `path`, as an unprivileged writer would see them. */
