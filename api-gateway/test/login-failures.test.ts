@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '@titanium/service-kit';
 import {
   type RedisServer,
   type RunningService,
@@ -10,6 +11,7 @@ import {
   stopAllProcesses,
 } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../src/config.js';
 
 // Brute force against one username from many addresses, with the real auth and user services
 // behind two gateways that share Redis, and the load balancer in front of one of them.
@@ -196,5 +198,22 @@ describe('failed logins per username', () => {
     const fixed = nextIp();
     const direct = await sequence(PER_IP + 1, () => login(first.url, anyone(), 'pw', `${nextIp()}, ${fixed}`));
     expect(direct).toEqual([...Array(PER_IP).fill(401), 429]);
+  });
+
+  it('believes no X-Forwarded-For from a peer outside the trusted proxy addresses', async () => {
+    // Loopback is not trusted here, so this test's requests come from a client, not a proxy.
+    // Counted in the process (no Redis), apart from the loopback address the other gateways saw.
+    const strict = await startService('api-gateway', {
+      ...gatewayEnv,
+      REDIS_URL: '',
+      TRUSTED_PROXY_ADDRESSES: '192.0.2.10, 10.0.0.0/8',
+    });
+    let n = 0;
+    const spoofing = await sequence(PER_IP + 1, () => login(strict.url, `stranger-${n++}`, 'pw', nextIp()));
+    expect(spoofing).toEqual([...Array(PER_IP).fill(401), 429]);
+    await strict.stop();
+    expect(() => loadConfig(readConfig, { TRUSTED_PROXY_ADDRESSES: 'the-load-balancer' })).toThrow(
+      /TRUSTED_PROXY_ADDRESSES must be a comma-separated list of IP addresses/,
+    );
   });
 });
