@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import { createService, OptionalRedis } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Config, UpstreamName } from './config.js';
@@ -12,14 +13,17 @@ const NAMES: UpstreamName[] = ['auth', 'user', 'blog'];
 /** The API gateway: /api/* routed to the auth, user and blog services with timeouts and rate limits. */
 export function build(config: Config): FastifyInstance {
   const { serverTimeouts } = config;
+  const trustedAddress = proxyAddr.compile(config.trustedProxyAddresses);
   let upstreams: Record<UpstreamName, Upstream> | undefined;
   let redis: OptionalRedis | undefined;
   const app = createService({
     config: config.kit,
     statsKey: STATS_KEY,
     server: {
-      // Only the last `hops` X-Forwarded-For entries, written by our own proxies, are believed.
-      trustProxy: (_address: string, hop: number) => hop < config.trustedProxyHops,
+      // Only the last `hops` X-Forwarded-For entries, written by our own proxies, are believed, and
+      // only when each of those proxies connects from a trusted address: a client that reaches
+      // the gateway directly cannot choose its address by sending X-Forwarded-For.
+      trustProxy: (address: string, hop: number) => hop < config.trustedProxyHops && trustedAddress(address, hop),
       keepAliveTimeout: serverTimeouts.keepAliveMs,
       requestTimeout: serverTimeouts.requestMs,
       // Node checks the header and request limits every connectionsCheckingInterval (30 s by default).

@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig } from '@titanium/service-kit';
 import type { LoginFailureLimits } from './login-failures.js';
 
@@ -42,6 +43,8 @@ export interface Config {
   serverTimeouts: ServerTimeouts;
   /** Proxies in front of the gateway whose X-Forwarded-For entries are believed (1: the load balancer). */
   trustedProxyHops: number;
+  /** Where such a proxy may connect from; a peer elsewhere is a client, whatever it sends. */
+  trustedProxyAddresses: string[];
   redisUrl: string | undefined;
   rateLimits: RateLimits;
   jwtSecret: string;
@@ -52,6 +55,27 @@ function readRedisUrl(env: EnvReader): string | undefined {
   if (url) return url;
   const host = env.optionalString('REDIS_HOST');
   return host ? `redis://${host}:${env.port('REDIS_PORT', 6379)}` : undefined;
+}
+
+/** The load balancer runs beside the gateway: on the host, or on the cluster's private network. */
+const DEFAULT_PROXY_ADDRESSES = 'loopback,linklocal,uniquelocal';
+
+function readProxyAddresses(env: EnvReader): string[] {
+  const raw = env.string('TRUSTED_PROXY_ADDRESSES', DEFAULT_PROXY_ADDRESSES);
+  const list = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  try {
+    proxyAddr.compile(list);
+  } catch {
+    env.reject(
+      'TRUSTED_PROXY_ADDRESSES',
+      'a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal',
+      JSON.stringify(raw),
+    );
+  }
+  return list;
 }
 
 export function readConfig(env: EnvReader): Config {
@@ -83,6 +107,7 @@ export function readConfig(env: EnvReader): Config {
     },
     serverTimeouts,
     trustedProxyHops: env.integer('TRUSTED_PROXY_HOPS', 1, { min: 0, max: 10 }),
+    trustedProxyAddresses: readProxyAddresses(env),
     redisUrl: readRedisUrl(env),
     rateLimits: {
       windowMs: env.duration('RATE_LIMIT_WINDOW_MS', 60_000, { min: 100, max: 24 * 3600_000 }),
