@@ -107,6 +107,18 @@ describe('blog-service under hostile input', () => {
     );
   });
 
+  it('GET /blog/*: any path into the blog page is answered with 2xx or a JSON 4xx, never a file outside it', async () => {
+    const traversal = fc.constantFrom('..%2f..%2fpackage.json', '%2e%2e/%2e%2e/package.json', '.env', '..', '%5c..%5c');
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(hostilePathId, traversal), async (path) => {
+        const answer = await sendChecked('GET', `/blog/${path}`);
+        expect(answer.body).not.toContain('"workspaces"');
+        expect(answer.body).not.toContain('better-sqlite3');
+      }),
+      fuzzParameters(60),
+    );
+  });
+
   it.each(refusals(POST))('POST /api/posts refuses $name with $status', async ({ status, body }) => {
     expect((await sendChecked('POST', '/api/posts', body)).statusCode).toBe(status);
   });
