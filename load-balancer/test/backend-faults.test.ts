@@ -48,7 +48,9 @@ describe('a backend killed or frozen under load', () => {
     const offlineAfter = await timeUntil(async () => (await blogState()) === 'Offline', 2_000);
     expect(offlineAfter).toBeLessThan(2_000);
     await sleep(1_000);
-    const whileDown = posts.sent(killedAt + 50, posts.now() - 200);
+    const downUntil = posts.now();
+    await posts.settled(downUntil);
+    const whileDown = posts.sent(killedAt + 50, downUntil);
     expect(whileDown.length).toBeGreaterThan(20);
     for (const outcome of whileDown) {
       expect([502, 503]).toContain(outcome.status);
@@ -81,7 +83,9 @@ describe('a backend killed or frozen under load', () => {
     await sleep(1_000);
     const stats = await stack.stats();
     expect(stats['api-gateway']?.service_status).toBe('offline');
-    const whileDown = load.sent(killedAt + 50, load.now() - 200);
+    const downUntil = load.now();
+    await load.settled(downUntil);
+    const whileDown = load.sent(killedAt + 50, downUntil);
     expect(whileDown.length).toBeGreaterThan(20);
     for (const outcome of whileDown) {
       expect(outcome.status).toBe(502);
