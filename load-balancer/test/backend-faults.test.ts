@@ -125,7 +125,8 @@ describe('a backend killed or frozen under load', () => {
     await sleep(50);
     const answers = await burst.stop();
     expect(answers.length).toBeGreaterThanOrEqual(160);
-    const notTimely = answers.filter((o) => o.status !== 504 || o.latencyMs < 1_900 || o.latencyMs >= 3_000);
+    // After the 2 s limit, not after two of them (one spent queued for a connection).
+    const notTimely = answers.filter((o) => o.status !== 504 || o.latencyMs < 1_900 || o.latencyMs >= 3_500);
     expect(notTimely.map(describeOutcome)).toEqual([]);
     await sleep(500);
     stack.blog.resume();

@@ -3,7 +3,7 @@ import { type ManagedProcess, steadyLoad, stopAllProcesses, tokenFor } from '@ti
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
-const DRAIN_DELAY_MS = 2_500;
+const DRAIN_DELAY_MS = 3_000;
 
 /** Waits until `proc` prints a line matching `pattern` after its first `from` lines. */
 async function lineAfter(proc: ManagedProcess, from: number, pattern: RegExp, timeoutMs: number): Promise<void> {
@@ -53,7 +53,7 @@ describe('rolling restart of two gateways behind the load balancer', () => {
 
       await gateway.start();
       const ready = new RegExp(`"target":"${gateway.url}"[^}]*"msg":"upstream target ready"`);
-      await lineAfter(stack.lb.process, seen, ready, 3_000);
+      await lineAfter(stack.lb.process, seen, ready, 10_000);
     }
     await sleep(300);
     const outcomes = await load.stop();
