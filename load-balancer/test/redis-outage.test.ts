@@ -69,11 +69,12 @@ describe('Redis stopped and restarted under load', () => {
     for (let i = 0; i <= WRITE_LIMIT; i++) statuses.push((await write(`during the outage ${i}`)).status);
     expect(statuses).toEqual([...Array.from({ length: WRITE_LIMIT }, () => 201), 429]);
 
-    await sleep(300);
+    // An outage long enough for a good number of requests to meet it.
+    await sleep(Math.max(300, downAt + 1_500 - users.now()));
     await redis.start();
     const upAt = users.now();
     await expect.poll(seen, { timeout: 10_000, interval: 200 }).toEqual(online);
-    await sleep(500);
+    await sleep(1_000);
     const outcomes = [...(await users.stop()), ...(await posts.stop())];
 
     expect(users.sent(downAt, upAt).length).toBeGreaterThan(20);
