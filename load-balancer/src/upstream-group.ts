@@ -31,6 +31,8 @@ export class Target {
   /** False while its `/ready` says it should get no new requests (draining or starting). */
   ready = true;
   probe: NodeJS.Timeout | undefined;
+  /** True while a readiness check of it is under way: a slow target does not pile checks up. */
+  checking = false;
 
   constructor(url: string, options: UpstreamOptions) {
     const parsed = new URL(url);
@@ -170,7 +172,8 @@ export class UpstreamGroup {
     const timeout = AbortSignal.timeout(Math.max(this.#options.readinessIntervalMs * 2, 1000));
     const signal = AbortSignal.any([readiness.abort.signal, timeout]);
     for (const target of this.targets) {
-      if (!target.up) continue;
+      if (!target.up || target.checking) continue;
+      target.checking = true;
       request(`${target.url}/ready`, { dispatcher: readiness.agent, signal })
         .then(async (res) => {
           await res.body.dump();
@@ -179,6 +182,9 @@ export class UpstreamGroup {
         .catch(() => {
           // Refused or no answer in time: not ready; connection failures of real traffic take it out.
           if (!readiness.abort.signal.aborted) this.#setReady(target, false);
+        })
+        .finally(() => {
+          target.checking = false;
         });
     }
   }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { steadyLoad, stopAllProcesses } from '@titanium/test-support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Outcome, steadyLoad, stopAllProcesses } from '@titanium/test-support';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
 import { summarize } from '../../dashboard-ui/web/src/status.js';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
@@ -13,6 +13,11 @@ async function timeUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
     if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/** One outcome in a line, for readable failures. */
+function describeOutcome(outcome: Outcome): string {
+  return `${outcome.status || outcome.error} after ${Math.round(outcome.latencyMs)} ms: ${outcome.body.slice(0, 120)}`;
 }
 
 describe('a backend killed or frozen under load', () => {
@@ -29,14 +34,18 @@ describe('a backend killed or frozen under load', () => {
     expect(res.status).toBe(201);
   }, TOPOLOGY_START_MS);
 
+  beforeEach(async () => {
+    await stack.heal();
+  });
+
   afterAll(async () => {
     await (stack ? stack.close() : stopAllProcesses());
   });
 
   it('answers 502 at once for a killed blog-service, shows it offline within a poll and serves again within 1 s of its restart', async () => {
     const pids = [stack.lb.pid, stack.gateways[0]?.pid, stack.auth.pid, stack.user.pid];
-    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 40 });
-    const users = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 20 });
+    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 25 });
+    const users = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 10 });
     await sleep(500);
 
     await stack.blog.kill();
@@ -48,13 +57,15 @@ describe('a backend killed or frozen under load', () => {
     const offlineAfter = await timeUntil(async () => (await blogState()) === 'Offline', 2_000);
     expect(offlineAfter).toBeLessThan(2_000);
     await sleep(1_000);
-    const whileDown = posts.sent(killedAt + 50, posts.now() - 200);
-    expect(whileDown.length).toBeGreaterThan(20);
-    for (const outcome of whileDown) {
-      expect([502, 503]).toContain(outcome.status);
-      expect(outcome.latencyMs).toBeLessThan(1_000);
-      expect(JSON.parse(outcome.body)).toMatchObject({ message: 'Upstream blog is unavailable' });
-    }
+    const downUntil = posts.now();
+    await posts.settled(downUntil);
+    const whileDown = posts.sent(killedAt + 50, downUntil);
+    expect(whileDown.length).toBeGreaterThan(10);
+    // At once: without waiting for any timeout (the gateway's shortest is 2 s).
+    const notAtOnce = whileDown.filter(
+      (o) => o.status !== 502 || o.latencyMs >= 2_000 || !o.body.includes('Upstream blog is unavailable'),
+    );
+    expect(notAtOnce.map(describeOutcome)).toEqual([]);
 
     await stack.blog.start();
     const upAt = posts.now();
@@ -73,7 +84,7 @@ describe('a backend killed or frozen under load', () => {
     const gateway = stack.gateways[0];
     if (!gateway) throw new Error('no gateway');
     const lbPid = stack.lb.pid;
-    const load = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 40 });
+    const load = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 25 });
     await sleep(300);
 
     await gateway.kill();
@@ -81,12 +92,11 @@ describe('a backend killed or frozen under load', () => {
     await sleep(1_000);
     const stats = await stack.stats();
     expect(stats['api-gateway']?.service_status).toBe('offline');
-    const whileDown = load.sent(killedAt + 50, load.now() - 200);
-    expect(whileDown.length).toBeGreaterThan(20);
-    for (const outcome of whileDown) {
-      expect(outcome.status).toBe(502);
-      expect(outcome.latencyMs).toBeLessThan(1_000);
-    }
+    const downUntil = load.now();
+    await load.settled(downUntil);
+    const whileDown = load.sent(killedAt + 50, downUntil);
+    expect(whileDown.length).toBeGreaterThan(10);
+    expect(whileDown.filter((o) => o.status !== 502 || o.latencyMs >= 2_000).map(describeOutcome)).toEqual([]);
 
     await gateway.start();
     const upAt = load.now();
@@ -99,14 +109,10 @@ describe('a backend killed or frozen under load', () => {
   });
 
   it('answers 504 after the 2 s limit for a frozen blog-service, even beyond the pool size, and serves again once resumed', async () => {
-    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 20 });
+    const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 10 });
     await sleep(300);
     stack.blog.freeze();
     const frozenAt = posts.now();
-    // More requests at once than the gateway keeps connections to the blog (128).
-    const burst = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=1' }, concurrency: 200 });
-    await sleep(50);
-    const burstOutcomes = burst.stop();
 
     const started = performance.now();
     const stats = await stack.stats();
@@ -114,13 +120,14 @@ describe('a backend killed or frozen under load', () => {
     expect(stats.blog_service).toMatchObject({ service_status: 'offline' });
     expect(stats.user_service?.service_status).not.toBe('offline');
 
-    const answers = await burstOutcomes;
-    expect(answers.length).toBeGreaterThanOrEqual(200);
-    for (const outcome of answers) {
-      expect(outcome.status).toBe(504);
-      expect(outcome.latencyMs).toBeGreaterThanOrEqual(1_900);
-      expect(outcome.latencyMs).toBeLessThan(3_000);
-    }
+    // More requests at once than the gateway keeps connections to the blog (128).
+    const burst = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=1' }, concurrency: 160 });
+    await sleep(50);
+    const answers = await burst.stop();
+    expect(answers.length).toBeGreaterThanOrEqual(160);
+    // After the 2 s limit, not after two of them (one spent queued for a connection).
+    const notTimely = answers.filter((o) => o.status !== 504 || o.latencyMs < 1_900 || o.latencyMs >= 3_500);
+    expect(notTimely.map(describeOutcome)).toEqual([]);
     await sleep(500);
     stack.blog.resume();
     const resumedAt = posts.now();
@@ -130,7 +137,7 @@ describe('a backend killed or frozen under load', () => {
     await posts.stop();
     const whileFrozen = posts.sent(frozenAt + 50, resumedAt - 2_100);
     expect(whileFrozen.length).toBeGreaterThan(10);
-    for (const outcome of whileFrozen) expect(outcome.status).toBe(504);
+    expect(whileFrozen.filter((o) => o.status !== 504).map(describeOutcome)).toEqual([]);
     expect(posts.failures(resumedAt + 1_000)).toEqual([]);
     expect((await stack.stats()).blog_service?.service_status).toBe('online');
   });

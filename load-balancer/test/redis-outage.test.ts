@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { steadyLoad, stopAllProcesses } from '@titanium/test-support';
+import { steadyLoad, stopAllProcesses, tokenFor } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
 import { summarize } from '../../dashboard-ui/web/src/status.js';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
-const AUTH_LIMIT = 3;
+const WRITE_LIMIT = 3;
 
 interface Seen {
   cache: string;
@@ -17,7 +17,7 @@ describe('Redis stopped and restarted under load', () => {
   let stack: Topology;
 
   beforeAll(async () => {
-    stack = await startTopology({ redis: true, gatewayEnv: { RATE_LIMIT_AUTH_MAX: String(AUTH_LIMIT) } });
+    stack = await startTopology({ redis: true, gatewayEnv: { RATE_LIMIT_WRITE_MAX: String(WRITE_LIMIT) } });
     const res = await fetch(`${stack.lb.url}/api/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -41,11 +41,11 @@ describe('Redis stopped and restarted under load', () => {
     };
   }
 
-  function register(name: string): Promise<Response> {
-    return fetch(`${stack.lb.url}/api/register`, {
+  function write(title: string): Promise<Response> {
+    return fetch(`${stack.lb.url}/api/posts`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: name, email: `${name}@example.com`, password: 'correct horse' }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor(42, 'writer')}` },
+      body: JSON.stringify({ title, content: 'written while Redis comes and goes' }),
     });
   }
 
@@ -64,22 +64,30 @@ describe('Redis stopped and restarted under load', () => {
       .poll(seen, { timeout: 5_000, interval: 200 })
       .toEqual({ cache: 'OFFLINE', scope: 'instance', rateLimitStore: 'local' });
 
-    // Registrations are still limited, now counted in the gateway process, and never fail.
+    // Post writes are still limited per user, now counted in the gateway process, and never fail.
     const statuses: number[] = [];
-    for (let i = 0; i <= AUTH_LIMIT; i++) statuses.push((await register(`outage${i}`)).status);
-    expect(statuses).toEqual([...Array.from({ length: AUTH_LIMIT }, () => 201), 429]);
+    for (let i = 0; i <= WRITE_LIMIT; i++) statuses.push((await write(`during the outage ${i}`)).status);
+    expect(statuses).toEqual([...Array.from({ length: WRITE_LIMIT }, () => 201), 429]);
 
-    await sleep(300);
+    // An outage long enough for a good number of requests to meet it.
+    await sleep(Math.max(300, downAt + 1_500 - users.now()));
     await redis.start();
     const upAt = users.now();
     await expect.poll(seen, { timeout: 10_000, interval: 200 }).toEqual(online);
-    await sleep(500);
+    await sleep(1_000);
     const outcomes = [...(await users.stop()), ...(await posts.stop())];
 
     expect(users.sent(downAt, upAt).length).toBeGreaterThan(20);
     expect(users.sent(upAt).length).toBeGreaterThan(20);
-    expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+    expect(
+      outcomes
+        .filter((o) => !o.ok)
+        .map(
+          (o) =>
+            `${o.status} ${o.error ?? ''} ${o.body} ${Math.round(o.sentAt)}+${Math.round(o.latencyMs)} down ${Math.round(downAt)} up ${Math.round(upAt)}`,
+        ),
+    ).toEqual([]);
     // Redis came back empty: the shared count starts again from zero.
-    expect((await register('after')).status).toBe(201);
+    expect((await write('after the outage')).status).toBe(201);
   });
 });

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Component, steadyLoad, stopAllProcesses, tokenFor } from '@titanium/test-support';
+import { type ManagedProcess, steadyLoad, stopAllProcesses, tokenFor } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
-const DRAIN_DELAY_MS = 1_500;
+const DRAIN_DELAY_MS = 3_000;
 
-/** Requests the gateway has sent to the blog service since it started, from its own /stats. */
-async function blogRequests(gateway: Component): Promise<number> {
-  const res = await fetch(`${gateway.url}/stats`);
-  const body = (await res.json()) as { 'api-gateway': { upstreams: { blog: { requests: number } } } };
-  return body['api-gateway'].upstreams.blog.requests;
+/** Waits until `proc` prints a line matching `pattern` after its first `from` lines. */
+async function lineAfter(proc: ManagedProcess, from: number, pattern: RegExp, timeoutMs: number): Promise<void> {
+  await expect
+    .poll(() => proc.lines.slice(from).some((line) => pattern.test(line)), { timeout: timeoutMs, interval: 50 })
+    .toBe(true);
 }
 
 describe('rolling restart of two gateways behind the load balancer', () => {
@@ -42,16 +42,18 @@ describe('rolling restart of two gateways behind the load balancer', () => {
     await sleep(700);
 
     for (const gateway of stack.gateways) {
+      const seen = stack.lb.process.lines.length;
       gateway.terminate();
-      // Readiness turns 503 at once; within one readiness poll the load balancer sends it nothing new.
-      await sleep(900);
-      const before = await blogRequests(gateway);
-      await sleep(400);
-      expect(await blogRequests(gateway)).toBe(before);
+      // Readiness turns 503 at once; within a readiness poll, while the gateway still listens
+      // during its drain delay, the load balancer stops giving it new requests.
+      const notReady = new RegExp(`"target":"${gateway.url}"[^}]*"msg":"upstream target not ready; no new requests"`);
+      await lineAfter(stack.lb.process, seen, notReady, DRAIN_DELAY_MS);
+      expect(gateway.running).toBe(true);
       expect(await gateway.process.exited).toEqual({ code: 0, signal: null });
 
       await gateway.start();
-      await expect.poll(() => blogRequests(gateway), { timeout: 3_000 }).toBeGreaterThan(5);
+      const ready = new RegExp(`"target":"${gateway.url}"[^}]*"msg":"upstream target ready"`);
+      await lineAfter(stack.lb.process, seen, ready, 10_000);
     }
     await sleep(300);
     const outcomes = await load.stop();

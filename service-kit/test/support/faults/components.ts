@@ -1,4 +1,4 @@
-import { type Exit, type ManagedProcess, startProcess } from '../processes.js';
+import type { Exit, ManagedProcess } from '../processes.js';
 import { startRedis } from '../redis.js';
 import { type ServiceName, startService } from '../services.js';
 
@@ -156,24 +156,4 @@ export async function redisComponent(port?: number): Promise<Component> {
     },
     current.process,
   );
-}
-
-/** A plain Node script as a component: `PORT` is set for it, and `ready` is the line it prints when listening. */
-export async function scriptComponent(
-  name: string,
-  script: string,
-  env: Record<string, string>,
-  port: number,
-  ready: RegExp,
-): Promise<Component> {
-  return component({
-    name,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    launch: async (chosen) => {
-      const proc = startProcess(name, process.execPath, [script], { ...env, PORT: String(chosen) });
-      await proc.waitForLine(ready);
-      return proc;
-    },
-  });
 }

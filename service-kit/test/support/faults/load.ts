@@ -43,6 +43,8 @@ export interface SteadyLoad {
   now(): number;
   /** Requests sent but not finished yet. */
   readonly inFlight: number;
+  /** Resolves once every request sent before `to` has its outcome (each ends by its timeout at the latest). */
+  settled(to: number): Promise<void>;
   /** Stops sending, waits for the requests in flight and returns every outcome. */
   stop(): Promise<Outcome[]>;
   /** Outcomes that were not accepted, optionally only those sent at or after `from` (and before `to`). */
@@ -67,7 +69,7 @@ export function steadyLoad(options: LoadOptions): SteadyLoad {
   const describe = typeof options.request === 'function' ? options.request : () => options.request as LoadRequest;
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const outcomes: Outcome[] = [];
-  const pending = new Set<Promise<void>>();
+  const pending = new Map<Promise<void>, number>();
   const t0 = performance.now();
   const now = () => performance.now() - t0;
   let stopped = false;
@@ -120,7 +122,7 @@ export function steadyLoad(options: LoadOptions): SteadyLoad {
       req.on('error', (err: NodeJS.ErrnoException) => finish(0, '', err.code ?? err.message));
       req.end(what.body);
     });
-    pending.add(done);
+    pending.set(done, sentAt);
     void done.then(() => pending.delete(done));
     return done;
   };
@@ -153,10 +155,13 @@ export function steadyLoad(options: LoadOptions): SteadyLoad {
     get inFlight() {
       return pending.size;
     },
+    async settled(to) {
+      await Promise.all([...pending].filter(([, sentAt]) => sentAt < to).map(([done]) => done));
+    },
     async stop() {
       stopped = true;
       await running;
-      await Promise.all(pending);
+      await Promise.all(pending.keys());
       agent.destroy();
       return [...outcomes].sort((a, b) => a.seq - b.seq);
     },
