@@ -125,9 +125,13 @@ describe('a backend killed or frozen under load', () => {
     await sleep(50);
     const answers = await burst.stop();
     expect(answers.length).toBeGreaterThanOrEqual(160);
-    // After the 2 s limit, not after two of them (one spent queued for a connection).
-    const notTimely = answers.filter((o) => o.status !== 504 || o.latencyMs < 1_900 || o.latencyMs >= 3_500);
+    // Each one 504 after the 2 s limit, and the ones queued beyond the pool no later than the others
+    // (not after two limits, one spent queued). Compared with each other rather than with the clock,
+    // so a busy machine that delays the whole burst does not count against the services.
+    const notTimely = answers.filter((o) => o.status !== 504 || o.latencyMs < 1_900 || o.latencyMs >= 6_000);
     expect(notTimely.map(describeOutcome)).toEqual([]);
+    const latencies = answers.map((o) => o.latencyMs);
+    expect(Math.max(...latencies) - Math.min(...latencies)).toBeLessThan(1_500);
     await sleep(500);
     stack.blog.resume();
     const resumedAt = posts.now();
