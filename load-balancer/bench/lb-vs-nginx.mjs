@@ -2,7 +2,10 @@
 // @ts-check
 // Benchmark: the load balancer (stats on, one process) against nginx (one worker, keep-alive
 // upstream), both proxying /api/bench to the same trivial upstream, with the same wrk load at
-// concurrency 50, in alternating rounds in one run. Then a longer run of the load balancer alone
+// concurrency 50, in alternating rounds in one run, with the cheapest proxy Node allows (a bare
+// undici pool, no routing, counting or logs; load-tests/src/bare-hop.ts) as a third side: what
+// Node itself costs on this machine, apart from what the load balancer adds. Then a longer run of
+// the load balancer alone
 // for stability: throughput of the last 10 s against the first (also against nginx runs just
 // before and after, which show how much the machine itself drifted), RSS growth, /stats latency.
 // Settings: BENCH_SECONDS (stability run, default 60), BENCH_ROUNDS (comparison rounds, default
@@ -15,6 +18,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { wrk as runWrk } from '../../load-tests/dist/wrk.js';
+
+const BARE_HOP = fileURLToPath(new URL('../../load-tests/dist/bare-hop.js', import.meta.url));
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STABILITY_SECONDS = positive('BENCH_SECONDS', 60);
@@ -126,7 +131,12 @@ async function stopChildren() {
 
 /** @param {string} dir */
 async function measure(dir) {
-  const [upstreamPort, nginxPort, lbPort] = [await freePort(), await freePort(), await freePort()];
+  const [upstreamPort, nginxPort, barePort, lbPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const stats = JSON.stringify({
     'api-gateway': { service_status: 'online' },
     auth: { service_status: 'online' },
@@ -162,6 +172,7 @@ http { access_log off; ${temp} keepalive_requests 100000;
   start('nginx', ['-c', join(dir, 'upstream.conf'), '-p', dir]);
   start('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir]);
   const upstream = `http://127.0.0.1:${upstreamPort}`;
+  start(process.execPath, [BARE_HOP, 'proxy', String(barePort), upstream]);
   const lb = start(process.execPath, ['load-balancer/dist/server.js'], {
     HOST: '127.0.0.1',
     LB_PORT: String(lbPort),
@@ -175,54 +186,61 @@ http { access_log off; ${temp} keepalive_requests 100000;
   });
   await waitFor(`${upstream}/`);
   await waitFor(`http://127.0.0.1:${nginxPort}${PATH}`);
+  await waitFor(`http://127.0.0.1:${barePort}${PATH}`);
   await waitFor(`http://127.0.0.1:${lbPort}/lb-health`);
 
-  // The machine's speed drifts (shared cores): rounds alternate nginx and the load balancer,
-  // swapping who goes first, and the per-round ratios give the figure, so a slow moment hits
-  // both sides instead of one.
+  // The machine's speed drifts (shared cores): rounds alternate the three proxies, rotating who
+  // goes first, and the per-round ratios give the figures, so a slow moment hits every side
+  // instead of one.
   console.log(
     `\ncomparison: wrk -t1 -c${CONNECTIONS}, ${ROUNDS} rounds of ${COMPARE_SECONDS} s on each proxy, GET ${PATH}`,
   );
+  /** @typedef {'nginx' | 'bare' | 'lb'} Side */
+  /** @type {Record<Side, number>} */
+  const ports = { nginx: nginxPort, bare: barePort, lb: lbPort };
+  /** @type {Side[]} */
+  const sides = ['nginx', 'bare', 'lb'];
   await wrk(nginxPort, 2);
+  await wrk(barePort, 2);
   const warm = await wrk(lbPort, 2);
   let completed = warm.requests;
-  /** @type {{ nginx: WrkResult, lb: WrkResult }[]} */
+  /** @type {Record<Side, WrkResult>[]} */
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
-    /** @type {WrkResult} */
-    let nginx;
-    /** @type {WrkResult} */
-    let lb;
-    if (i % 2 === 0) {
-      nginx = await wrk(nginxPort, COMPARE_SECONDS);
-      lb = await wrk(lbPort, COMPARE_SECONDS);
-    } else {
-      lb = await wrk(lbPort, COMPARE_SECONDS);
-      nginx = await wrk(nginxPort, COMPARE_SECONDS);
+    const round = /** @type {Record<Side, WrkResult>} */ ({});
+    for (let k = 0; k < sides.length; k++) {
+      const side = /** @type {Side} */ (sides[(i + k) % sides.length]);
+      round[side] = await wrk(ports[side], COMPARE_SECONDS);
     }
-    completed += lb.requests;
-    rounds.push({ nginx, lb });
+    completed += round.lb.requests;
+    rounds.push(round);
+    const { nginx, bare, lb } = round;
     console.log(
-      `  round ${i + 1}: nginx ${fmt(nginx.rps, 0).padStart(6)} req/s p99 ${fmt(nginx.p99)} ms | load-balancer ${fmt(lb.rps, 0).padStart(6)} req/s p99 ${fmt(lb.p99)} ms | ratio ${fmt(lb.rps / nginx.rps, 3)}`,
+      `  round ${i + 1}: nginx ${fmt(nginx.rps, 0).padStart(6)} req/s p99 ${fmt(nginx.p99)} ms | bare Node proxy ${fmt(bare.rps, 0).padStart(6)} req/s p99 ${fmt(bare.p99)} ms | load-balancer ${fmt(lb.rps, 0).padStart(6)} req/s p99 ${fmt(lb.p99)} ms | LB/nginx ${fmt(lb.rps / nginx.rps, 3)} LB/bare ${fmt(lb.rps / bare.rps, 3)}`,
     );
   }
-  const errors = (/** @type {'nginx' | 'lb'} */ side) => rounds.reduce((sum, r) => sum + r[side].errors, 0);
+  const errors = (/** @type {Side} */ side) => rounds.reduce((sum, r) => sum + r[side].errors, 0);
   console.log('median of the rounds:');
-  console.log('proxy            req/s       p50 ms   p99 ms   errors');
+  console.log('proxy              req/s       p50 ms   p99 ms   errors');
   for (const [name, side] of /** @type {const} */ ([
     ['nginx (1 worker)', 'nginx'],
+    ['bare Node proxy', 'bare'],
     ['load-balancer', 'lb'],
   ])) {
     const rps = median(rounds.map((r) => r[side].rps));
     const p50 = median(rounds.map((r) => r[side].p50));
     const p99 = median(rounds.map((r) => r[side].p99));
     console.log(
-      `${name.padEnd(16)} ${fmt(rps, 0).padStart(9)}   ${fmt(p50).padStart(6)}   ${fmt(p99).padStart(6)}   ${errors(side)}`,
+      `${name.padEnd(18)} ${fmt(rps, 0).padStart(9)}   ${fmt(p50).padStart(6)}   ${fmt(p99).padStart(6)}   ${errors(side)}`,
     );
   }
   const ratios = rounds.map((r) => r.lb.rps / r.nginx.rps);
+  const ofBare = rounds.map((r) => r.lb.rps / r.bare.rps);
   console.log(
     `ratio load-balancer / nginx: median ${fmt(median(ratios), 3)} (rounds ${fmt(Math.min(...ratios), 3)}–${fmt(Math.max(...ratios), 3)}; target >= 0.30); load-balancer p99 median ${fmt(median(rounds.map((r) => r.lb.p99)))} ms (target <= 5)`,
+  );
+  console.log(
+    `load-balancer / bare Node proxy: median ${fmt(median(ofBare), 3)} of its requests/s; p99 ${fmt(median(rounds.map((r) => r.lb.p99)))} ms against ${fmt(median(rounds.map((r) => r.bare.p99)))} ms`,
   );
 
   const slice = STABILITY_SECONDS >= 20 ? 10 : Math.max(1, Math.floor(STABILITY_SECONDS / 2));
