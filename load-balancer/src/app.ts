@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createService, OptionalRedis } from '@titanium/service-kit';
+import { createService, hasRepeatedHost, OptionalRedis, REPEATED_HOST } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ClusterStats } from './cluster-stats.js';
 import type { Config } from './config.js';
@@ -71,6 +71,10 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   const context: ProxyContext = { window, draining: () => app?.kit.lifecycle.state === 'draining' };
 
   const route = (req: IncomingMessage, res: ServerResponse, own: Handler) => {
+    if (hasRepeatedHost(req.rawHeaders)) {
+      sendJson(res, 400, { statusCode: 400, error: 'Bad Request', message: REPEATED_HOST }, ['connection', 'close']);
+      return;
+    }
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);

@@ -94,6 +94,7 @@ describe('broken header lines and absurd sizes', () => {
     'a control character in the path': 'GET /api/he\x01alth HTTP/1.1\r\nHost: x\r\n\r\n',
     'a NUL in the path': 'GET /blog/\x00 HTTP/1.1\r\nHost: x\r\n\r\n',
     'an unknown protocol version': 'GET /api/health HTTP/7.1\r\nHost: x\r\n\r\n',
+    'two Host headers': 'GET /api/health HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n',
     'garbage instead of a request line': '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n',
   };
 

@@ -26,5 +26,6 @@ export { createMetrics, type ServiceMetrics } from './metrics.js';
 export { contentSecurityPolicy, type PagePolicyOptions, pageSecurityHeaders } from './page-security.js';
 export { OptionalRedis, type RedisOptions } from './redis.js';
 export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
+export { hasRepeatedHost, REPEATED_HOST } from './request-input.js';
 export { type RunOptions, runService } from './run-service.js';
 export { TrafficCounters } from './traffic-counters.js';

@@ -1,7 +1,26 @@
 import { isUtf8 } from 'node:buffer';
 import AjvCompiler from '@fastify/ajv-compiler';
 import type { FastifyInstance, FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
-import { errors } from './errors.js';
+import { errorBody, errors } from './errors.js';
+
+/** What a request with more than one Host header is told; RFC 9112 requires a 400 for it. */
+export const REPEATED_HOST = 'The request has more than one Host header';
+
+/**
+ * True when the header lines name Host more than once. Node keeps the first and drops the others,
+ * so a proxy and the server behind it could each believe a different one.
+ */
+export function hasRepeatedHost(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
 
 /** Deepest nesting of arrays and objects a JSON body may have; real bodies are flat. */
 export const MAX_JSON_DEPTH = 32;
@@ -16,6 +35,10 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * are text, so their numbers are coerced, but only to finite ones.
  */
 export function installInputRules(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!hasRepeatedHost(request.raw.rawHeaders)) return done();
+    void reply.header('connection', 'close').code(400).send(errorBody(400, REPEATED_HOST));
+  });
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
