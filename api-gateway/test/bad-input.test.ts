@@ -1,24 +1,29 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RunningService, signToken, startService, stopAllProcesses } from '@titanium/test-support';
-import fc from 'fast-check';
-import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Answer,
   type BodyCase,
   expectStoredAsSent,
+  freePort,
   fuzzParameters,
   hostileBody,
   hostilePathId,
   hostileQuery,
   MALFORMED_PATH_IDS,
   NON_FINITE_QUERY_VALUES,
+  type RunningService,
   refusals,
+  type SqliteSnapshots,
   sendChecked,
-} from '../../service-kit/test/support/bad-input.js';
-import { type SqliteSnapshots, sqliteSnapshots } from '../../service-kit/test/support/sqlite-snapshot.js';
+  signToken,
+  sqliteSnapshots,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
+import fc from 'fast-check';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The public API through a real gateway process in front of real auth, user and blog processes:
 // the gateway parses and re-encodes every body itself, so its own parsing must hold too.

@@ -2,20 +2,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@titanium/service-kit';
-import { type RunningService, signToken, startService, stopAllProcesses } from '@titanium/test-support';
-import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BodyCase,
   fuzzParameters,
   hostileBody,
   hostileString,
   injectAnswer,
+  type RunningService,
   refusals,
+  type SqliteSnapshots,
   sendChecked,
-} from '../../service-kit/test/support/bad-input.js';
-import { type SqliteSnapshots, sqliteSnapshots } from '../../service-kit/test/support/sqlite-snapshot.js';
+  signToken,
+  sqliteSnapshots,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
 

@@ -2,10 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@titanium/service-kit';
-import { signToken } from '@titanium/test-support';
-import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Answer,
   BAD_PATH_IDS,
@@ -20,8 +16,13 @@ import {
   MALFORMED_PATH_IDS,
   NON_FINITE_QUERY_VALUES,
   refusals,
-} from '../../service-kit/test/support/bad-input.js';
-import { type SqliteSnapshots, sqliteSnapshots } from '../../service-kit/test/support/sqlite-snapshot.js';
+  type SqliteSnapshots,
+  signToken,
+  sqliteSnapshots,
+} from '@titanium/test-support';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
 

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startService, stopAllProcesses } from '@titanium/test-support';
+import { rawExchange, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawExchange } from '../../service-kit/test/support/raw-http.js';
 import { type Running, startLbProcess } from './processes.js';
 
 // Malformed and hostile requests sent byte for byte to the load balancer and to the services behind

@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startService, stopAllProcesses } from '@titanium/test-support';
+import { closedWithin, openSocket, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedWithin, openSocket } from '../../service-kit/test/support/raw-http.js';
 import { type Running, startEcho, startLbProcess } from './processes.js';
 
 // Clients that are slow on purpose: headers trickled a byte at a time (slowloris) and a thousand

@@ -1,6 +1,3 @@
-import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Answer,
   BAD_PATH_IDS,
@@ -13,9 +10,13 @@ import {
   injectAnswer,
   MALFORMED_PATH_IDS,
   refusals,
+  type SqliteSnapshots,
   sendChecked,
-} from '../../service-kit/test/support/bad-input.js';
-import { type SqliteSnapshots, sqliteSnapshots } from '../../service-kit/test/support/sqlite-snapshot.js';
+  sqliteSnapshots,
+} from '@titanium/test-support';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUserService, tempDir } from './helpers.js';
 
 const ALICE = { username: 'alice', email: 'alice@example.com', password: 'correct horse battery' };
