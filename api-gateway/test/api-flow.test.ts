@@ -1,4 +1,4 @@
-import { type RedisServer, type Stack, startRedis, startStack } from '@titanium/test-support';
+import { type RedisServer, rawUpload, type Stack, startRedis, startStack } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface Post {
@@ -103,6 +103,35 @@ describe('public API through the whole stack', () => {
     expect(((await (await call('GET', `/posts/${postId}`)).json()) as Post).title).toBe('Edited');
     expect((await call('DELETE', `/posts/${postId}`, undefined, aliceToken)).status).toBe(204);
     expect((await call('GET', `/posts/${postId}`)).status).toBe(404);
+  });
+
+  it('answers a body over the limit with 413 every time, and the connection stays usable', async () => {
+    const statuses: Record<string, number> = {};
+    const tooLarge = JSON.stringify({ title: 't', content: 'c'.repeat(1024 * 1024) });
+    for (let i = 0; i < 20; i++) {
+      const status = await call('POST', '/posts', JSON.parse(tooLarge), aliceToken).then(
+        async (res) => {
+          expect(await res.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+          return String(res.status);
+        },
+        (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message,
+      );
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+    expect(statuses).toEqual({ 413: 20 });
+
+    const lb = new URL(stack.url('load-balancer'));
+    const bytes = 5 * 1024 * 1024;
+    const upload = await rawUpload(
+      Number(lb.port),
+      `POST /api/posts HTTP/1.1\r\nHost: ${lb.host}\r\nAuthorization: Bearer ${aliceToken}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`,
+      bytes,
+      { followedBy: `GET /api/health HTTP/1.1\r\nHost: ${lb.host}\r\n\r\n` },
+    );
+    expect(upload.error).toBeUndefined();
+    expect(upload.sentAll).toBe(true);
+    expect(upload.statuses).toEqual([413, 200]);
   });
 
   it('finds users by name and says 404 for unknown ones', async () => {

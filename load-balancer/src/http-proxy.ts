@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { requestIdFor } from '@titanium/service-kit';
+import { PassThrough, type Readable } from 'node:stream';
+import { discardUnreadBody, requestIdFor } from '@titanium/service-kit';
 import type { Dispatcher } from 'undici';
 import type { StatsWindow } from './stats-window.js';
 import type { Target, UpstreamGroup } from './upstream-group.js';
@@ -143,6 +144,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #started = performance.now();
   /** The body read whole (replayable), or undefined while it is streamed from the client. */
   #body: Buffer | null | undefined = null;
+  /** What undici reads a streamed body from. */
+  #stream: Readable | undefined;
   #target: Target | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #attempts = 0;
@@ -181,6 +184,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const length = Number(req.headers['content-length']);
     if (req.headers['transfer-encoding'] !== undefined || !(length <= REPLAYABLE_BODY_BYTES)) {
       this.#body = undefined;
+      // undici destroys the body it was handed when the target answers early or fails, and a
+      // destroyed request stops Node reading the client's connection, which then hangs until
+      // the request timeout. Behind a pipe the client's request stays the proxy's to finish.
+      this.#stream = req.pipe(new PassThrough());
       this.#dispatch();
       return;
     }
@@ -216,7 +223,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         path: req.url ?? '/',
         method: req.method as Dispatcher.HttpMethod,
         headers: this.#headers,
-        body: this.#body === undefined ? req : this.#body,
+        body: this.#body === undefined ? this.#stream : this.#body,
       },
       this,
     );
@@ -324,6 +331,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (aborted) {
       this.#clientGone = true;
       if (!this.#settled) this.#controller?.abort(new ClientGone());
+    } else {
+      // Answered before the client finished sending (an early 413, a 502): read the rest, so the
+      // client gets the answer and keeps its connection.
+      discardUnreadBody(this.#req);
     }
     if (this.#counted) this.#context.window.record(res.statusCode, performance.now() - this.#started, aborted);
   }

@@ -1,6 +1,7 @@
-import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
-import { freePort } from '@titanium/test-support';
+import { once } from 'node:events';
+import { createServer, request as httpRequest } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { freePort, rawUpload } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startLb, startUpstream } from './helpers.js';
@@ -25,6 +26,23 @@ async function stack(env: Record<string, string> = {}) {
   });
   open.push(lb.app);
   return { api, blog, dashboard, lb };
+}
+
+/** A target that answers 413 at once, before reading any of the body (Node reads and drops the rest). */
+async function startEarlyAnswer() {
+  const server = createServer((_req, res) => {
+    res.writeHead(413, { 'content-type': 'application/json' });
+    res.end('{"statusCode":413,"error":"Payload Too Large","message":"Request body is too large"}');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  open.push({
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 /** A request with full control over headers, answering status, headers and body. */
@@ -139,6 +157,27 @@ describe('proxying', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ bytes: body.length });
     expect(api.seen[0]?.body.length).toBe(body.length);
+  });
+
+  it('passes on an answer given before the body was read, reads the rest and keeps the connection', async () => {
+    const early = await startEarlyAnswer();
+    const port = await freePort();
+    const lb = await startLb({ API_GATEWAY_URL: early.url, BLOG_SERVICE_URL: `http://127.0.0.1:${port}` });
+    open.push(lb.app);
+    const bytes = 5 * 1024 * 1024;
+    const post = (path: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: lb\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`;
+    const health = 'GET /lb-health HTTP/1.1\r\nHost: lb\r\n\r\n';
+    // The target's own early 413, and the load balancer's 502 for a target that refuses.
+    for (const [path, status] of [
+      ['/api/upload', 413],
+      ['/blog/upload', 502],
+    ] as const) {
+      const upload = await rawUpload(lb.port, post(path), bytes, { followedBy: health });
+      expect(upload.error, path).toBeUndefined();
+      expect(upload.sentAll, path).toBe(true);
+      expect(upload.statuses, path).toEqual([status, 200]);
+    }
   });
 
   it('answers 502 JSON at once when the target refuses connections', async () => {

@@ -5,8 +5,9 @@ import { answerFrameworkError, installErrorHandling } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
-import { installInputRules } from './request-input.js';
+import { hasRepeatedHost, installInputRules } from './request-input.js';
 import { TrafficCounters } from './traffic-counters.js';
+import { discardUnreadBody } from './unread-body.js';
 
 export type ServiceStatus = 'online' | 'degraded';
 export type StatsFields = Record<string, unknown>;
@@ -119,9 +120,16 @@ export function createService(options: ServiceOptions): FastifyInstance {
     });
     done();
   });
-  // While draining, every answer closes its connection so clients reconnect to another instance.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    // While draining, every answer closes its connection so clients reconnect to another instance.
     if (kit.lifecycle.state === 'draining') reply.header('connection', 'close');
+    else if (!request.raw.complete && !hasRepeatedHost(request.raw.rawHeaders)) {
+      // Answered before the whole body arrived (too large, refused before reading). Fastify
+      // closes such a connection at once, and a close with unread input is a reset that can
+      // cost the client this answer: read the rest instead, and keep the connection.
+      reply.removeHeader('connection');
+      reply.raw.once('finish', () => discardUnreadBody(request.raw));
+    }
     done(null, payload);
   });
 

@@ -29,3 +29,4 @@ export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-i
 export { hasRepeatedHost, REPEATED_HOST } from './request-input.js';
 export { type RunOptions, runService } from './run-service.js';
 export { TrafficCounters } from './traffic-counters.js';
+export { discardUnreadBody, LINGER_MS } from './unread-body.js';

@@ -34,15 +34,33 @@ describe('JSON bodies in every service', () => {
     expect(res.json().body).toEqual(JSON.parse(text));
   });
 
-  it('takes any well-formed JSON of a few levels exactly as JSON.parse reads it', async () => {
+  // Keys that reach an object's prototype are refused on purpose (the test below); everything
+  // else well-formed must come through untouched.
+  const PROTOTYPE_KEY = /"__proto__"\s*:|"constructor"\s*:\s*\{[\s\S]*"prototype"\s*:/;
+
+  it('takes any well-formed JSON of a few levels without prototype keys exactly as JSON.parse reads it', async () => {
+    const values = fc.jsonValue({ maxDepth: 5 }).filter((value) => !PROTOTYPE_KEY.test(JSON.stringify(value)));
     await fc.assert(
-      fc.asyncProperty(fc.jsonValue({ maxDepth: 5 }), async (value) => {
+      fc.asyncProperty(values, async (value) => {
         const res = await post(JSON.stringify(value));
         expect(res.statusCode).toBe(200);
         expect(res.json().body).toEqual(JSON.parse(JSON.stringify(value)));
       }),
       fuzzParameters(100),
     );
+  });
+
+  it('refuses a prototype key at any depth and says which', async () => {
+    for (const [text, key] of [
+      ['{"":{"__proto__":null}}', '__proto__'],
+      ['[1,{"a":[{"__proto__":{"admin":true}}]}]', '__proto__'],
+      ['{"constructor":{"prototype":{"admin":true}}}', 'constructor'],
+    ] as const) {
+      const res = await post(text);
+      expect(res.statusCode, text).toBe(400);
+      expect(res.json().message).toBe(`The request body must not use the key "${key}"`);
+    }
+    expect((await post('{"constructor":"a name","proto":1}')).json().body).toEqual({ constructor: 'a name', proto: 1 });
   });
 
   it('accepts paired surrogates (emoji) and a byte order mark', async () => {

@@ -14,11 +14,36 @@ export interface RawExchange {
   elapsedMs: number;
 }
 
-const STATUS_LINE = /(?:^|\r\n)HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/g;
+const STATUS_HERE = /HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/y;
+const STATUS_NEXT = /\r\nHTTP\/1\.[01] \d{3}/g;
+const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)\r\n/i;
 
-/** The status codes of the responses in a raw byte stream. */
+/**
+ * The status codes of the responses in a raw byte stream: a status line at the start, after a
+ * line break, or right where the previous response's body of declared length ends.
+ */
 export function statusesOf(text: string): number[] {
-  return [...text.matchAll(STATUS_LINE)].map((match) => Number(match[1]));
+  const statuses: number[] = [];
+  let at = 0;
+  for (;;) {
+    STATUS_HERE.lastIndex = at;
+    let line = STATUS_HERE.exec(text);
+    if (!line) {
+      STATUS_NEXT.lastIndex = at;
+      const next = STATUS_NEXT.exec(text);
+      if (!next) return statuses;
+      STATUS_HERE.lastIndex = next.index + 2;
+      line = STATUS_HERE.exec(text);
+      if (!line) return statuses;
+    }
+    const status = Number(line[1]);
+    statuses.push(status);
+    const headEnd = text.indexOf('\r\n\r\n', line.index);
+    if (headEnd < 0) return statuses;
+    const length = CONTENT_LENGTH.exec(text.slice(line.index, headEnd + 2));
+    const bodyless = status < 200 || status === 204 || status === 304;
+    at = length && !bodyless ? headEnd + 4 + Number(length[1]) : headEnd + 2;
+  }
 }
 
 /** Opens a TCP connection to 127.0.0.1:port and resolves once it is connected. */
@@ -81,5 +106,75 @@ export function closedWithin(socket: Socket, timeoutMs: number): Promise<number>
       clearTimeout(timer);
       resolve(Date.now() - started);
     });
+  });
+}
+
+export interface RawUpload extends RawExchange {
+  /** True when every byte of the body and of `followedBy` went out before the connection ended. */
+  sentAll: boolean;
+  /** The socket error, if the connection broke (ECONNRESET, EPIPE). */
+  error: string | undefined;
+}
+
+/**
+ * Sends `head` (a request head with `Content-Length: bodyBytes`), then a body of that many bytes
+ * as fast as the connection takes it, then `followedBy` (a second request, say) on the same connection.
+ * Collects what comes back until the server closes the connection, `quietMs` pass without new
+ * bytes once everything was sent, or `timeoutMs` pass in all.
+ */
+export async function rawUpload(
+  port: number,
+  head: string,
+  bodyBytes: number,
+  { followedBy = '', quietMs = 300, timeoutMs = 10_000 } = {},
+): Promise<RawUpload> {
+  const socket = await openSocket(port);
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let sentAll = false;
+    let error: string | undefined;
+    let quiet: NodeJS.Timeout | undefined;
+    const finish = (closed: boolean) => {
+      clearTimeout(quiet);
+      clearTimeout(overall);
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      resolve({ text, statuses: statusesOf(text), closed, elapsedMs: Date.now() - started, sentAll, error });
+    };
+    const waitQuiet = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => finish(false), quietMs);
+    };
+    const overall = setTimeout(() => finish(false), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (sentAll) waitQuiet();
+    });
+    socket.once('close', () => finish(true));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      error ??= err.code ?? err.message;
+    });
+    const piece = Buffer.alloc(64 * 1024, 'y');
+    let left = bodyBytes;
+    const pump = () => {
+      while (left > 0) {
+        const size = Math.min(piece.length, left);
+        left -= size;
+        if (!socket.write(piece.subarray(0, size))) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.write(followedBy, (err) => {
+        if (err) return;
+        sentAll = true;
+        waitQuiet();
+      });
+    };
+    socket.write(head);
+    pump();
   });
 }
