@@ -16,6 +16,7 @@ import {
   type Component,
   composeEnv,
   dockerStages,
+  imageLayout,
   type K8sObject,
   kustomize,
   MANIFESTS,
@@ -121,7 +122,7 @@ it('uses every ConfigMap key in some container', () => {
   }
 });
 
-describe('the compiled entry points, run as the Dockerfiles run them', () => {
+describe('the compiled entry points, run from the files each image holds, as its Dockerfile runs them', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'compose-data-'));
   const started: ManagedProcess[] = [];
   let redis: RedisServer | undefined;
@@ -132,7 +133,7 @@ describe('the compiled entry points, run as the Dockerfiles run them', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('answers 200 on /ready for every service with the compose environment', async () => {
+  it('answers 200 on /ready for every service with the compose environment, and serves its pages', async () => {
     redis = await startRedis();
     const ports = new Map<string, number>();
     for (const c of COMPONENTS) ports.set(c.name, await freePort());
@@ -161,11 +162,24 @@ describe('the compiled entry points, run as the Dockerfiles run them', () => {
           ?.instructions.find((i) => i.op === 'CMD')?.args ?? '[]',
       );
       expect(cmd[0]).toBe('node');
-      started.push(new ManagedProcess(c.name, process.execPath, cmd.slice(1), env, ROOT));
+      const app = imageLayout(c.name, mkdtempSync(join(dataDir, `${c.name}-image-`)));
+      started.push(new ManagedProcess(c.name, process.execPath, cmd.slice(1), env, app));
     }
     for (const c of COMPONENTS) {
       const res = await waitForHttp(`http://127.0.0.1:${ports.get(c.name)}/ready`, { timeoutMs: 20_000 });
       expect(res.status, c.name).toBe(200);
+    }
+    // Files read at run time, not imported: the pages the dashboard and the blog serve.
+    for (const [name, path] of [
+      ['dashboard-ui', '/'],
+      ['blog-service', '/blog/'],
+      ['load-balancer', '/'],
+      ['load-balancer', '/blog/'],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${ports.get(name)}${path}`);
+      expect(res.status, `${name} ${path}`).toBe(200);
+      expect(res.headers.get('content-type'), `${name} ${path}`).toMatch(/^text\/html/);
+      expect(await res.text()).toMatch(/<!doctype html>/i);
     }
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 /** Reading the deployment files the way their tools do: kustomize output, compose, skaffold, Dockerfiles. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -168,4 +169,37 @@ export function dockerStages(workspace: string): { args: Record<string, string>;
     }
   }
   return { args, stages };
+}
+
+/**
+ * The files of a component's image, laid out under `dir` by the runtime stage's COPY lines, taken
+ * from this checkout's build: what `CMD` will find at /app. Installed modules are linked, not
+ * copied; the workspace links in them keep their relative targets, so `@titanium/service-kit`
+ * resolves to the kit copied into `dir`, as in the image.
+ */
+export function imageLayout(workspace: string, dir: string): string {
+  const runtime = dockerStages(workspace).stages.at(-1);
+  for (const copy of runtime?.instructions.filter((i) => i.op === 'COPY') ?? []) {
+    const [, from = '', to = ''] = copy.args.split(/\s+/);
+    if (!from.startsWith('/app/')) throw new Error(`COPY from outside /app: ${copy.args}`);
+    const source = `${ROOT}${from.slice('/app/'.length)}`;
+    // A file copied to a directory (`COPY a/package.json b/`) keeps its name, as in Docker.
+    const target =
+      !from.endsWith('/') && (to.endsWith('/') || to === '.') ? join(dir, to, basename(from)) : join(dir, to);
+    if (from.endsWith('node_modules/')) linkModules(source, target);
+    else cpSync(source, target, { recursive: true });
+  }
+  return dir;
+}
+
+function linkModules(source: string, target: string): void {
+  mkdirSync(target, { recursive: true });
+  if (!existsSync(source)) return;
+  for (const entry of readdirSync(source, { withFileTypes: true })) {
+    const from = join(source, entry.name);
+    const to = join(target, entry.name);
+    if (entry.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else if (entry.isDirectory() && entry.name.startsWith('@')) linkModules(from, to);
+    else symlinkSync(from, to);
+  }
 }
