@@ -54,7 +54,10 @@ export interface RestoreResult {
 }
 
 const BACKUP_SUFFIX = /\.(\d{4}-\d{2}-\d{2}-\d{6})$/;
-/** All pages in one step: one read transaction, so the copy is a single point in time. */
+/**
+ * After better-sqlite3's first step (100 pages), all remaining pages in one. A write by another
+ * connection between steps makes SQLite start the copy again, so it is one point in time either way.
+ */
 const ALL_PAGES = 0x7fffffff;
 
 /** `2026-11-22-000000` for midnight UTC. */
