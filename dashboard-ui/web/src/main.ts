@@ -186,6 +186,7 @@ const heartbeatText: Record<HeartbeatState, string> = {
 };
 const heartbeat = new Heartbeat({
   url: wsUrl,
+  connect: (url) => new WebSocket(url),
   onState(state, detail) {
     view.wsStatus.textContent = detail && state === 'waiting' ? `heartbeat ${detail}` : heartbeatText[state];
     if (state === 'connected') log('info', 'WS heartbeat connected');
