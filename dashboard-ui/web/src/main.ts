@@ -194,6 +194,8 @@ const heartbeat = new Heartbeat({
   connect: (url) => new WebSocket(url),
   onState(state, detail) {
     view.wsStatus.textContent = detail && state === 'waiting' ? `heartbeat ${detail}` : heartbeatText[state];
+    // The box has a fixed width and may cut the text short; the whole text stays at hand.
+    view.wsStatus.title = view.wsStatus.textContent;
     if (state === 'connected') log('info', 'WS heartbeat connected');
     if (state === 'waiting') log('error', `WS heartbeat ${detail ?? 'closed'}`);
   },
