@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertTracker } from '../web/src/alerts.js';
 import type { StatsResponse } from '../web/src/stats-types.js';
 import { summarize } from '../web/src/status.js';
+import { chartLabel, durationText } from '../web/src/window-text.js';
 
 function stats(overrides: Partial<StatsResponse> = {}, lb: Record<string, unknown> = {}): StatsResponse {
   return {
@@ -68,6 +69,14 @@ describe('overall status', () => {
     expect(summary.database).toBe('UNKNOWN');
   });
 
+  it('shows every service as Unknown, not Offline, when /stats could not be read', () => {
+    const summary = summarize(undefined);
+    expect(summary.services.map((s) => [s.state, s.detail])).toEqual(
+      Array.from({ length: 5 }, () => ['Unknown', 'no answer from /stats']),
+    );
+    expect(summary.active).toBe(0);
+  });
+
   it('shows the data stores as ONLINE or OFFLINE and keeps the measured hit ratio', () => {
     const summary = summarize(stats({ cache: { status: 'unhealthy', hit_ratio: 0.25 } }));
     expect(summary.database).toBe('ONLINE');
@@ -102,6 +111,20 @@ describe('alerts', () => {
     expect(tracker.update(summarize(stats({}, { success_rate: 80 })))).toEqual([]);
   });
 
+  it('report the success rate recovered only when traffic shows it back, not when traffic stops', () => {
+    const tracker = new AlertTracker();
+    const messages = (s: StatsResponse) => tracker.update(summarize(s)).map((a) => [a.level, a.message]);
+    expect(messages(stats({}, { success_rate: 60 }))).toEqual([['warning', 'Success rate 60.0 % is below 95 %']]);
+    // Traffic stops: the load balancer still reports a rate (100 with nothing counted), but it says nothing.
+    expect(messages(stats({}, { has_real_traffic: false, success_rate: 100 }))).toEqual([]);
+    expect(messages(stats({}, { has_real_traffic: false }))).toEqual([]);
+    // Traffic returns, still failing: the alert never ended, so it is not raised again.
+    expect(messages(stats({}, { success_rate: 70 }))).toEqual([]);
+    expect(messages(stats({}, { has_real_traffic: false }))).toEqual([]);
+    expect(messages(stats({}, { success_rate: 95 }))).toEqual([['info', 'Success rate recovered to 95.0 %']]);
+    expect(messages(stats({}, { has_real_traffic: false }))).toEqual([]);
+  });
+
   it('keep a bounded list, newest first', () => {
     const tracker = new AlertTracker(3);
     for (let i = 0; i < 5; i++) {
@@ -117,5 +140,24 @@ describe('alerts', () => {
     tracker.update(summarize(stats()));
     expect(tracker.update(summarize(undefined))).toEqual([]);
     expect(tracker.update(summarize(stats()))).toEqual([]);
+  });
+});
+
+describe('chart window', () => {
+  it('names the window the chart really covers', () => {
+    expect(durationText(150 * 2_000)).toBe('five minutes');
+    expect(durationText(150 * 500)).toBe('75 seconds');
+    expect(durationText(10 * 500)).toBe('five seconds');
+    expect(durationText(1 * 500)).toBe('one second');
+    expect(durationText(3600 * 2_000)).toBe('two hours');
+    expect(durationText(3600 * 2_500)).toBe('two hours 30 minutes');
+  });
+
+  it('puts it in the accessible label, never a fixed "five minutes"', () => {
+    expect(chartLabel(150, 2_000)).toBe(
+      'Requests per second and latency over the last five minutes; shaded stretches are idle or without data',
+    );
+    expect(chartLabel(150, 500)).toContain('over the last 75 seconds;');
+    expect(chartLabel(20, 500)).toContain('over the last ten seconds;');
   });
 });

@@ -11,7 +11,8 @@ export interface Alert {
 
 /**
  * Turns successive summaries into alerts: one when a condition starts (a service goes offline,
- * the success rate drops below the threshold), one when it ends; nothing while it lasts.
+ * the success rate drops below the threshold), one when it ends; nothing while it lasts. A low
+ * success rate ends only when traffic shows it back at or above the threshold, not when traffic stops.
  */
 export class AlertTracker {
   readonly alerts: BoundedList<Alert>;
@@ -39,6 +40,10 @@ export class AlertTracker {
         'success-rate',
         `Success rate ${summary.successRate.toFixed(1)} % is below ${SUCCESS_RATE_THRESHOLD} %`,
       );
+    } else if (!summary.hasTraffic && this.#active.has('success-rate')) {
+      // Without traffic there is no rate to judge: the low rate has not recovered, it is just not
+      // measured. Only a window with traffic at or above the threshold ends the alert.
+      conditions.set('success-rate', '');
     }
     for (const [key, message] of conditions) {
       if (this.#active.has(key)) continue;

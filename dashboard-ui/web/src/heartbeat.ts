@@ -1,7 +1,21 @@
 export type HeartbeatState = 'off' | 'connecting' | 'connected' | 'waiting';
 
+/** The part of a browser WebSocket the heartbeat uses; tests hand in their own. */
+export interface HeartbeatSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'close', listener: (event: { code: number }) => void): void;
+}
+
+/** `WebSocket.OPEN`, spelled out so this module does not need the DOM's WebSocket. */
+const OPEN = 1;
+
 export interface HeartbeatOptions {
   url: string;
+  /** Opens a socket, e.g. `(url) => new WebSocket(url)`. */
+  connect: (url: string) => HeartbeatSocket;
   /** How often "hb" is sent while connected. */
   sendEveryMs?: number;
   /** First reconnect delay; doubled after each connection that failed to open, up to maxDelayMs. */
@@ -17,7 +31,7 @@ export interface HeartbeatOptions {
  */
 export class Heartbeat {
   readonly #options: Required<HeartbeatOptions>;
-  #socket: WebSocket | undefined;
+  #socket: HeartbeatSocket | undefined;
   #sendTimer: ReturnType<typeof setInterval> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
@@ -53,7 +67,7 @@ export class Heartbeat {
   #connect(): void {
     this.#options.onState('connecting');
     let opened = false;
-    const socket = new WebSocket(this.#options.url);
+    const socket = this.#options.connect(this.#options.url);
     this.#socket = socket;
     socket.addEventListener('open', () => {
       if (socket !== this.#socket) return;
@@ -62,10 +76,10 @@ export class Heartbeat {
       this.#options.onState('connected');
       socket.send('hb');
       this.#sendTimer = setInterval(() => {
-        if (socket.readyState === WebSocket.OPEN) socket.send('hb');
+        if (socket.readyState === OPEN) socket.send('hb');
       }, this.#options.sendEveryMs);
     });
-    socket.addEventListener('close', (event) => {
+    socket.addEventListener('close', (event: { code: number }) => {
       if (socket !== this.#socket) return;
       clearInterval(this.#sendTimer);
       this.#sendTimer = undefined;

@@ -5,9 +5,12 @@ import { Heartbeat, type HeartbeatState } from './heartbeat.js';
 import { Poller } from './poller.js';
 import type { StatsResponse } from './stats-types.js';
 import { type Summary, summarize } from './status.js';
+import { chartLabel } from './window-text.js';
 
 const params = new URLSearchParams(location.search);
 const POLL_MS = Math.max(500, Number(params.get('poll')) || 2000);
+// Points the chart keeps (five minutes at the default 2 s); bounded so memory stays small.
+const CHART_POINTS = Math.min(3600, Math.max(2, Math.floor(Number(params.get('points'))) || 150));
 // The load balancer answers /stats within about 2.2 s even when a service hangs.
 const TIMEOUT_MS = Math.max(POLL_MS, 5000);
 const HEARTBEAT_KEY = 'titanium.wsHeartbeat';
@@ -41,7 +44,9 @@ const view = {
   wsStatus: el('ws-status'),
 };
 
-const chart = new ThroughputChart(el<HTMLCanvasElement>('throughputChart'));
+const chartCanvas = el<HTMLCanvasElement>('throughputChart');
+chartCanvas.setAttribute('aria-label', chartLabel(CHART_POINTS, POLL_MS));
+const chart = new ThroughputChart(chartCanvas, CHART_POINTS);
 const alerts = new AlertTracker(50);
 const logs = new BoundedList<{ at: Date; level: 'info' | 'error'; message: string }>(100);
 
@@ -186,8 +191,11 @@ const heartbeatText: Record<HeartbeatState, string> = {
 };
 const heartbeat = new Heartbeat({
   url: wsUrl,
+  connect: (url) => new WebSocket(url),
   onState(state, detail) {
     view.wsStatus.textContent = detail && state === 'waiting' ? `heartbeat ${detail}` : heartbeatText[state];
+    // The box has a fixed width and may cut the text short; the whole text stays at hand.
+    view.wsStatus.title = view.wsStatus.textContent;
     if (state === 'connected') log('info', 'WS heartbeat connected');
     if (state === 'waiting') log('error', `WS heartbeat ${detail ?? 'closed'}`);
   },

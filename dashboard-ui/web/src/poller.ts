@@ -41,11 +41,13 @@ export class Poller<T> {
     clearTimeout(this.#timer);
     this.#inFlight = true;
     try {
-      const res = await fetch(this.#options.url, {
+      // Built apart from the call: Node's RequestInit (the unit tests run there) has no `cache`.
+      const init = {
         signal: AbortSignal.timeout(this.#options.timeoutMs),
         headers: { accept: 'application/json' },
-        cache: 'no-store',
-      });
+        cache: 'no-store' as const,
+      };
+      const res = await fetch(this.#options.url, init);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       this.#options.onResult((await res.json()) as T);
     } catch (err) {

@@ -1,7 +1,8 @@
 import type { ServiceBlock, StatsResponse } from './stats-types.js';
 
 export type Overall = 'HEALTHY' | 'DEGRADED' | 'WARNING' | 'IDLE' | 'DISCONNECTED';
-export type ServiceState = 'Online' | 'Degraded' | 'Offline';
+/** `Unknown` while /stats cannot be read: the page cannot tell whether a service is up. */
+export type ServiceState = 'Online' | 'Degraded' | 'Offline' | 'Unknown';
 
 /** Below this success rate (with real traffic) the system is in WARNING. */
 export const SUCCESS_RATE_THRESHOLD = 95;
@@ -63,13 +64,13 @@ function storeState(status: string | undefined): 'ONLINE' | 'OFFLINE' | 'UNKNOWN
 export function summarize(stats: StatsResponse | undefined): Summary {
   const lb = stats?.['load-balancer'] ?? {};
   const services: ServiceView[] = SERVICES.map(({ key, name }) => {
-    if (!stats) return { key, name, state: 'Offline', detail: 'no answer from /stats' };
+    if (!stats) return { key, name, state: 'Unknown', detail: 'no answer from /stats' };
     const block = stats[key] as ServiceBlock | undefined;
     const state = serviceState(block, key === 'load-balancer');
     const detail = typeof block?.error === 'string' ? block.error : undefined;
     return detail ? { key, name, state, detail } : { key, name, state };
   });
-  const active = services.filter((s) => s.state !== 'Offline').length;
+  const active = services.filter((s) => s.state === 'Online' || s.state === 'Degraded').length;
   const hasTraffic = lb.has_real_traffic === true;
   const successRate = lb.success_rate === undefined ? 100 : num(lb.success_rate);
   let overall: Overall;
