@@ -118,6 +118,23 @@ describe('bad input through the gateway', () => {
   );
 });
 
+describe('user lookups through the gateway', () => {
+  it.each([
+    ['a%20b', 'a b'],
+    ['ab', 'ab'],
+    ['a'.repeat(33), 'a'.repeat(33)],
+  ])('GET /api/users/%s, a name no user can have, is a 404 JSON like any unknown name', async (path, name) => {
+    const body = await expectJsonError(await call('GET', `/api/users/${path}`), 404);
+    expect(body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${name} not found` });
+  });
+
+  it('GET /api/users/<a registered name> is the user', async () => {
+    const res = await call('GET', `/api/users/${ALICE.username}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: 1, username: ALICE.username, email: ALICE.email });
+  });
+});
+
 describe('writes without a valid token through the gateway', () => {
   const OTHER_SECRET = `${SECRET}-but-another-one`;
   const MALFORMED: [string, (() => string) | undefined][] = [
