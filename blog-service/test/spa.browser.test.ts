@@ -41,7 +41,12 @@ describe('the blog page, writing through the UI', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'titanium-blog-spa-'));
     const common = { JWT_SECRET: SECRET };
-    const [usersPort, authPort, blogPort, gatewayPort] = await Promise.all(Array.from({ length: 4 }, () => freePort()));
+    const [usersPort, authPort, blogPort, gatewayPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const url = (port: number) => `http://127.0.0.1:${port}`;
     [lb, , , , , browser] = await Promise.all([
       startService('load-balancer', {
@@ -127,9 +132,7 @@ describe('the blog page, writing through the UI', () => {
     });
     try {
       const asked = page.waitForRequest(LIST);
-      await page.evaluate(() => {
-        location.hash = '#/?offset=0';
-      });
+      await page.evaluate("location.hash = '#/?offset=0'");
       await asked;
       await page.click('#account a[href="#/new"]');
       await expect.poll(() => page.locator('#view h1').textContent()).toBe('New post');
