@@ -212,6 +212,35 @@ describe('routing', () => {
   });
 });
 
+describe('upstream connections', () => {
+  let upstream: EchoServer;
+  let gateway: RunningService;
+
+  beforeAll(async () => {
+    upstream = await startEcho();
+    gateway = await startGateway({
+      AUTH_SERVICE_URL: upstream.url,
+      USER_SERVICE_URL: upstream.url,
+      BLOG_SERVICE_URL: upstream.url,
+    });
+  });
+
+  afterAll(async () => {
+    await stopAllProcesses();
+    await upstream.close();
+  });
+
+  it('sends 20 sequential requests over one kept-alive upstream connection', async () => {
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${gateway.url}/api/users/user_${i}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { url: string }).url).toBe(`/users/user_${i}`);
+    }
+    expect(upstream.seen).toHaveLength(20);
+    expect(upstream.connections).toBe(1);
+  });
+});
+
 describe('upstream faults', () => {
   afterAll(stopAllProcesses);
 

@@ -15,6 +15,8 @@ export interface EchoServer {
   seen: Seen[];
   /** Times (ms since epoch) at which a request to a slow path was abandoned by the gateway. */
   abandoned: number[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,10 @@ export async function startEcho(port = 0): Promise<EchoServer> {
       });
     });
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   const address = server.address();
@@ -58,6 +64,9 @@ export async function startEcho(port = 0): Promise<EchoServer> {
     port: actual,
     seen,
     abandoned,
+    get connections() {
+      return connections;
+    },
     close: async () => {
       server.closeAllConnections();
       server.close();

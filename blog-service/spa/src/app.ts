@@ -51,6 +51,13 @@ function show(...children: Child[]): void {
   view.replaceChildren(...children.filter((child): child is Node | string => Boolean(child)));
 }
 
+/** Puts a view on the page, unless a later navigation has started since this one did. */
+type Render = (...children: Child[]) => void;
+
+// Views wait for the API; without this, a slow answer for the page just left would replace the
+// page the user has since moved to (a list arriving over the editor opened meanwhile).
+let navigation = 0;
+
 // A notice set just before a navigation survives that one navigation.
 let keepNotice = false;
 
@@ -135,7 +142,7 @@ function renderAccount(): void {
   );
 }
 
-async function listView(params: URLSearchParams): Promise<void> {
+async function listView(show: Render, params: URLSearchParams): Promise<void> {
   const q = params.get('q') ?? '';
   const offset = Math.max(0, Number.parseInt(params.get('offset') ?? '0', 10) || 0);
   searchInput.value = q;
@@ -169,7 +176,7 @@ async function listView(params: URLSearchParams): Promise<void> {
   show(el('h1', {}, heading), ...items, pager);
 }
 
-async function postView(id: string): Promise<void> {
+async function postView(show: Render, id: string): Promise<void> {
   const post = (await (await api(`/api/posts/${encodeURIComponent(id)}`)).json()) as Post;
   const current = session();
   let actions: HTMLElement | undefined;
@@ -203,7 +210,7 @@ async function deletePost(post: Post): Promise<void> {
   }
 }
 
-function loginView(): void {
+function loginView(show: Render): void {
   const username = el('input', { name: 'username', autocomplete: 'username', required: '', 'aria-label': 'Username' });
   const password = el('input', {
     name: 'password',
@@ -238,7 +245,7 @@ function loginView(): void {
   show(el('h1', {}, 'Log in'), form);
 }
 
-async function editorView(id?: string): Promise<void> {
+async function editorView(show: Render, id?: string): Promise<void> {
   if (!session()) {
     say('Log in to write.', 'error');
     location.hash = '#/login';
@@ -275,19 +282,23 @@ async function editorView(id?: string): Promise<void> {
 }
 
 async function route(): Promise<void> {
+  const ticket = ++navigation;
+  const render: Render = (...children) => {
+    if (ticket === navigation) show(...children);
+  };
   renderAccount();
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path = '/', search = ''] = hash.split('?');
   const params = new URLSearchParams(search);
   const parts = path.split('/').filter(Boolean);
   try {
-    if (parts[0] === 'post' && parts[1]) await postView(parts[1]);
-    else if (parts[0] === 'edit' && parts[1]) await editorView(parts[1]);
-    else if (parts[0] === 'new') await editorView();
-    else if (parts[0] === 'login') loginView();
-    else await listView(params);
+    if (parts[0] === 'post' && parts[1]) await postView(render, parts[1]);
+    else if (parts[0] === 'edit' && parts[1]) await editorView(render, parts[1]);
+    else if (parts[0] === 'new') await editorView(render);
+    else if (parts[0] === 'login') loginView(render);
+    else await listView(render, params);
   } catch (err) {
-    show(
+    render(
       el('h1', {}, 'Something went wrong'),
       el('p', {}, (err as Error).message),
       el('a', { href: '#/' }, 'All posts'),

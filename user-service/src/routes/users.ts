@@ -10,6 +10,7 @@ export interface UserRoutesOptions {
 }
 
 const USERNAME = { type: 'string', minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$' } as const;
+const USERNAME_RULE = new RegExp(`^[A-Za-z0-9_.-]{${USERNAME.minLength},${USERNAME.maxLength}}$`);
 const USER = {
   type: 'object',
   properties: { id: { type: 'integer' }, username: { type: 'string' }, email: { type: 'string' } },
@@ -73,14 +74,13 @@ export async function userRoutes(app: FastifyInstance, { store, cache }: UserRou
   app.get<{ Params: { username: string } }>(
     '/users/:username',
     {
-      schema: {
-        params: { type: 'object', properties: { username: USERNAME }, required: ['username'] },
-        response: { 200: USER },
-      },
-      schemaErrorFormatter: describeErrors(REGISTRATION_RULES),
+      schema: { response: { 200: USER } },
     },
     async (request, reply) => {
       const { username } = request.params;
+      // A name that breaks the registration rules belongs to no user: the lookup's answer is the
+      // same 404 as for any unknown name, found without asking the cache or the database.
+      if (!USERNAME_RULE.test(username)) throw new userErrors.UserNotFound(username);
       const cached = await cache.get(username);
       if (cached) return reply.header('x-cache', 'HIT').send(cached);
       const row = store.findByUsername(username);
