@@ -100,7 +100,7 @@ if (missing.length === 0) {
   process.exit(0);
 }
 
-const packages = [...new Set(missing.map((need) => need.pkg))];
+const packages = [...new Set(missing.map((need) => need.pkg ?? need.command))];
 for (const need of missing) console.log(`missing ${need.command} (${need.why})`);
 const command = `apt-get update && apt-get install -y --no-install-recommends ${packages.join(' ')}`;
 const asRoot = process.env.TITANIUM_DEPS_AS_ROOT;
