@@ -56,6 +56,29 @@ describe('npm start', () => {
     }
   });
 
+  it('counts each service’s own /health in its /metrics request-duration histogram', async () => {
+    for (const name of SERVICES) {
+      const base = `http://127.0.0.1:${ports[name]}`;
+      const count = async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        const line = text
+          .split('\n')
+          .find(
+            (l) =>
+              l.startsWith('http_request_duration_seconds_count{') &&
+              l.includes('route="/health"') &&
+              l.includes('method="GET"') &&
+              l.includes('status_code="200"') &&
+              l.includes(`service="${name}"`),
+          );
+        return line === undefined ? 0 : Number(line.split(' ').at(-1));
+      };
+      const before = await count();
+      expect((await fetch(`${base}/health`)).status, name).toBe(200);
+      expect(await count(), name).toBeGreaterThanOrEqual(before + 1);
+    }
+  });
+
   it('lets each service report real counters of its own traffic under its /stats key', async () => {
     const keys: Record<string, string> = {
       'user-service': 'user_service',
