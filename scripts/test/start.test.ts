@@ -216,3 +216,73 @@ describe('npm start as a user runs it', () => {
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   });
 });
+
+/** Free ports for the six services, as the variables start.mjs reads. */
+async function portEnv(): Promise<{ env: Record<string, string>; ports: Record<string, number> }> {
+  const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
+  const ports: Record<string, number> = {};
+  for (const name of SERVICES) {
+    ports[name] = await freePort();
+    env[PORT_VARS[name] ?? ''] = String(ports[name]);
+  }
+  return { env, ports };
+}
+
+describe('npm start without Redis and on signals', () => {
+  afterAll(stopAllProcesses);
+
+  it('runs all six services without Redis when redis-server is not installed, and says so', async () => {
+    const { env, ports } = await portEnv();
+    // A PATH with no redis-server on it (the services are started with node's own path).
+    const emptyBin = mkdtempSync(join(tmpdir(), 'titanium-nobin-'));
+    const stack = startProcess('start', process.execPath, [START], {
+      ...env,
+      PATH: emptyBin,
+      REDIS_URL: '',
+      REDIS_HOST: '',
+    });
+    try {
+      await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
+      expect(stack.output()).toMatch(
+        /^titanium +\| redis-server is not installed: running without Redis \(the cache reports OFFLINE\)\. Install it with: apt-get install -y redis-server$/m,
+      );
+      expect(stack.output()).toMatch(/^titanium +\| +redis +absent$/m);
+      expect(stack.output()).not.toMatch(/^redis +\|/m);
+      for (const name of SERVICES) {
+        expect((await fetch(`http://127.0.0.1:${ports[name]}/ready`)).status, name).toBe(200);
+      }
+      stack.signal('SIGTERM');
+      expect(await stack.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(emptyBin, { recursive: true, force: true });
+    }
+  });
+
+  it('stops every child, Redis and every port on SIGINT (Ctrl-C) and exits 0', async () => {
+    const { env, ports } = await portEnv();
+    const stack = startProcess('start', process.execPath, [START], env);
+    await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
+    const pids = [...stack.output().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(6);
+    const redisPort = Number((await stack.waitForLine(/redis +redis:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    stack.signal('SIGINT');
+    expect(await stack.exited).toEqual({ code: 0, signal: null });
+    expect(pids.filter(pidAlive)).toEqual([]);
+    for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
+    expect(await isListening(redisPort)).toBe(false);
+    for (const name of SERVICES) expect(stack.output()).toMatch(new RegExp(`^${name} +\\| .*"msg":"stopped"`, 'm'));
+  });
+
+  it('stops the stack with exit 78 when a service refuses its configuration', async () => {
+    const { env, ports } = await portEnv();
+    const stack = startProcess('start', process.execPath, [START], { ...env, LOG_LEVEL: 'bogus' });
+    expect((await stack.exited).code).toBe(78);
+    const out = stack.output();
+    expect(out).toMatch(
+      /^[a-z-]+ +\| [a-z-]+: invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "bogus"$/m,
+    );
+    expect(out).toMatch(/stopped: its configuration is invalid \(see above\)\. Stopping the stack\./);
+    expect(out).not.toContain('restarting in');
+    for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
+  });
+});
