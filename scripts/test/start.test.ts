@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -283,6 +283,78 @@ describe('npm start without Redis and on signals', () => {
     );
     expect(out).toMatch(/stopped: its configuration is invalid \(see above\)\. Stopping the stack\./);
     expect(out).not.toContain('restarting in');
+    for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
+  });
+});
+
+/** A process's parent and state from /proc, or undefined once it is gone. */
+function procStat(pid: number): { ppid: number; state: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name in parentheses may hold spaces; the fields after it do not.
+    const [state = '', ppid = '0'] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(ppid), state };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live process below `root`, with its command line. */
+function descendants(root: number): { pid: number; cmdline: string }[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat) parents.set(Number(entry), stat.ppid);
+  }
+  const below = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (below.has(ppid) && !below.has(pid)) {
+        below.add(pid);
+        grew = true;
+      }
+    }
+  }
+  below.delete(root);
+  return [...below].map((pid) => {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {}
+    return { pid, cmdline };
+  });
+}
+
+/** Running, not merely a zombie waiting to be reaped. */
+const running = (pid: number) => {
+  const state = procStat(pid)?.state;
+  return state !== undefined && state !== 'Z';
+};
+
+describe('npm start while it builds', () => {
+  afterAll(stopAllProcesses);
+
+  it('ends the build, tsc included, on SIGTERM and starts nothing', async () => {
+    // The build of an up-to-date checkout: tsc -b checks for a second or two and writes nothing.
+    const { env, ports } = await portEnv();
+    const { TITANIUM_SKIP_BUILD: _, ...buildEnv } = env;
+    const stack = startProcess('start', process.execPath, [START], buildEnv);
+    await stack.waitForLine(/building \(tsc -b/);
+    let tsc: number[] = [];
+    const deadline = Date.now() + 10_000;
+    while (tsc.length === 0 && stack.running && Date.now() < deadline) {
+      tsc = descendants(stack.pid)
+        .filter((proc) => /\btsc\b/.test(proc.cmdline))
+        .map((proc) => proc.pid);
+      if (tsc.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(tsc.length, 'a tsc process under npm start').toBeGreaterThan(0);
+    stack.signal('SIGTERM');
+    expect(await stack.exited).toEqual({ code: 0, signal: null });
+    await expect.poll(() => tsc.filter(running), { timeout: 5_000 }).toEqual([]);
+    expect(stack.output()).not.toContain('Titanium is up');
     for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
   });
 });
