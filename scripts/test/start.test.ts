@@ -358,3 +358,29 @@ describe('npm start while it builds', () => {
     for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
   });
 });
+
+describe('npm start of one workspace', () => {
+  afterAll(stopAllProcesses);
+
+  it.each([
+    ['@titanium/auth-service', 'AUTH_SERVICE_PORT', {}],
+    ['@titanium/user-service', 'USER_SERVICE_PORT', { DATABASE_PATH: join(DATA_DIR, 'alone-users.db') }],
+  ] as const)(
+    'runs %s alone; SIGTERM to npm stops it with exit 0 and frees its port',
+    async (workspace, portVar, extra) => {
+      const port = await freePort();
+      const npm = startProcess(
+        'npm',
+        'npm',
+        ['start', '--silent', '-w', workspace],
+        { [portVar]: String(port), HOST: '127.0.0.1', REDIS_URL: '', ...extra },
+        fileURLToPath(new URL('../..', import.meta.url)),
+      );
+      await waitForHttp(`http://127.0.0.1:${port}/health`);
+      npm.signal('SIGTERM');
+      expect(await npm.exited).toEqual({ code: 0, signal: null });
+      expect(npm.output()).toMatch(/"msg":"stopped"/);
+      expect(await isListening(port)).toBe(false);
+    },
+  );
+});
