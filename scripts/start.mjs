@@ -3,7 +3,7 @@
 // Runs the whole Titanium stack locally: builds if needed, starts redis-server (when installed)
 // and the six services, prefixes every log line with its process name, restarts a process that
 // dies, and stops everything on Ctrl-C or SIGTERM.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,13 +112,47 @@ function onPath(command) {
   });
 }
 
-function build() {
+/** @type {import('node:child_process').ChildProcess | undefined} */
+let buildProc;
+
+/** Runs `npm run build` with its lines prefixed; a stop signal meanwhile ends it (see shutdown). */
+async function build() {
   say('building (tsc -b; quick when nothing changed)…');
-  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) {
-    say('build failed; fix the errors above and run npm start again');
-    process.exit(result.status ?? 1);
+  const proc = spawn('npm', ['run', '--silent', 'build'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group, so a stop reaches npm's shell and tsc too, not only npm.
+    detached: true,
+  });
+  buildProc = proc;
+  const tag = prefix('build', SERVICES.length + 1);
+  for (const stream of [proc.stdout, proc.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag}${line}\n`));
   }
+  /** @type {number | null} */
+  const status = await new Promise((resolve) => {
+    proc.once('error', (err) => {
+      say(`build could not start: ${err.message}`);
+      resolve(1);
+    });
+    proc.once('close', (code, signal) => resolve(signal ? 1 : code));
+  });
+  buildProc = undefined;
+  if (stopping) return false;
+  if (status !== 0) {
+    say('build failed; fix the errors above and run npm start again');
+    process.exit(status ?? 1);
+  }
+  return true;
+}
+
+/** Ends the build's whole process group. @param {NodeJS.Signals} signal */
+function killBuild(signal) {
+  const pid = buildProc?.pid;
+  if (pid === undefined || buildProc?.exitCode !== null || buildProc?.signalCode !== null) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {}
 }
 
 /**
@@ -238,6 +272,14 @@ async function shutdown(code) {
   stopping = true;
   say('stopping…');
   const graceMs = Number(env.STOP_TIMEOUT_MS) || 15_000;
+  if (buildProc) {
+    const built = buildProc;
+    const gone = new Promise((resolve) => built.once('close', resolve));
+    killBuild('SIGTERM');
+    const timer = setTimeout(() => killBuild('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
   const services = children.filter((c) => c.name !== 'redis').reverse();
   // The front door first, so no new work arrives; then everything behind it at once.
   const [front, ...rest] = services;
@@ -262,7 +304,24 @@ async function main() {
     process.exit(1);
   }
 
-  if (env.TITANIUM_SKIP_BUILD !== '1') build();
+  // The stop handlers come before the build, so a Ctrl-C during it ends the build too.
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  // If whatever started this script dies without passing a signal on (a SIGKILLed npm, a closed
+  // terminal), this process is re-parented: stop the stack rather than leave it running unowned.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      say('the parent process is gone');
+      void shutdown(0);
+    }
+  }, 500).unref();
+  process.on('exit', () => {
+    killBuild('SIGKILL');
+    for (const child of children) child.proc?.kill('SIGKILL');
+  });
+
+  if (env.TITANIUM_SKIP_BUILD !== '1' && !(await build())) return;
 
   /** @type {NodeJS.ProcessEnv} */
   const childEnv = { ...env, HOST: env.HOST || '127.0.0.1' };
@@ -282,21 +341,6 @@ async function main() {
     childEnv[variable] = path;
     mkdirSync(dirname(path), { recursive: true });
   }
-
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
-  // If whatever started this script dies without passing a signal on (a SIGKILLed npm, a closed
-  // terminal), this process is re-parented: stop the stack rather than leave it running unowned.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) {
-      say('the parent process is gone');
-      void shutdown(0);
-    }
-  }, 500).unref();
-  process.on('exit', () => {
-    for (const child of children) child.proc?.kill('SIGKILL');
-  });
 
   let redisNote;
   if (env.REDIS_URL) {

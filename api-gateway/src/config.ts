@@ -1,5 +1,5 @@
 import proxyAddr from '@fastify/proxy-addr';
-import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig, readRedisUrl } from '@titanium/service-kit';
 import type { LoginFailureLimits } from './login-failures.js';
 
 export type UpstreamName = 'auth' | 'user' | 'blog';
@@ -48,13 +48,6 @@ export interface Config {
   redisUrl: string | undefined;
   rateLimits: RateLimits;
   jwtSecret: string;
-}
-
-function readRedisUrl(env: EnvReader): string | undefined {
-  const url = env.optionalUrl('REDIS_URL', ['redis:', 'rediss:']);
-  if (url) return url;
-  const host = env.optionalString('REDIS_HOST');
-  return host ? `redis://${host}:${env.port('REDIS_PORT', 6379)}` : undefined;
 }
 
 /** The load balancer runs beside the gateway: on the host, or on the cluster's private network. */

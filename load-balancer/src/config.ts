@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type EnvReader, type KitConfig, readKitConfig } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, readKitConfig, readRedisUrl } from '@titanium/service-kit';
 import type { BalancingStrategy, UpstreamOptions } from './upstream-group.js';
 
 export interface Config {
@@ -61,7 +61,7 @@ export function readConfig(env: EnvReader): Config {
       connectionsCheckingIntervalMs: env.duration('LB_CONNECTIONS_CHECK_INTERVAL_MS', 500, { min: 50, max: 30_000 }),
     },
     statsTimeoutMs: env.duration('LB_STATS_TIMEOUT_MS', 2_000, { min: 50, max: 60_000 }),
-    redisUrl: env.optionalUrl('REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: readRedisUrl(env),
     instanceId: env.string('LB_INSTANCE_ID', `${hostname()}-${process.pid}`),
     redisPrefix: env.string('LB_REDIS_PREFIX', 'titanium:lb'),
     heartbeat: {

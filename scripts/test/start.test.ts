@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,29 @@ describe('npm start', () => {
       const res = await fetch(`http://127.0.0.1:${ports[name]}/health`);
       expect(res.status, name).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports[name]}/ready`)).status, name).toBe(200);
+    }
+  });
+
+  it('counts each service’s own /health in its /metrics request-duration histogram', async () => {
+    for (const name of SERVICES) {
+      const base = `http://127.0.0.1:${ports[name]}`;
+      const count = async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        const line = text
+          .split('\n')
+          .find(
+            (l) =>
+              l.startsWith('http_request_duration_seconds_count{') &&
+              l.includes('route="/health"') &&
+              l.includes('method="GET"') &&
+              l.includes('status_code="200"') &&
+              l.includes(`service="${name}"`),
+          );
+        return line === undefined ? 0 : Number(line.split(' ').at(-1));
+      };
+      const before = await count();
+      expect((await fetch(`${base}/health`)).status, name).toBe(200);
+      expect(await count(), name).toBeGreaterThanOrEqual(before + 1);
     }
   });
 
@@ -192,4 +215,172 @@ describe('npm start as a user runs it', () => {
     expect(pids.filter(pidAlive)).toEqual([]);
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   });
+});
+
+/** Free ports for the six services, as the variables start.mjs reads. */
+async function portEnv(): Promise<{ env: Record<string, string>; ports: Record<string, number> }> {
+  const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
+  const ports: Record<string, number> = {};
+  for (const name of SERVICES) {
+    ports[name] = await freePort();
+    env[PORT_VARS[name] ?? ''] = String(ports[name]);
+  }
+  return { env, ports };
+}
+
+describe('npm start without Redis and on signals', () => {
+  afterAll(stopAllProcesses);
+
+  it('runs all six services without Redis when redis-server is not installed, and says so', async () => {
+    const { env, ports } = await portEnv();
+    // A PATH with no redis-server on it (the services are started with node's own path).
+    const emptyBin = mkdtempSync(join(tmpdir(), 'titanium-nobin-'));
+    const stack = startProcess('start', process.execPath, [START], {
+      ...env,
+      PATH: emptyBin,
+      REDIS_URL: '',
+      REDIS_HOST: '',
+    });
+    try {
+      await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
+      expect(stack.output()).toMatch(
+        /^titanium +\| redis-server is not installed: running without Redis \(the cache reports OFFLINE\)\. Install it with: apt-get install -y redis-server$/m,
+      );
+      expect(stack.output()).toMatch(/^titanium +\| +redis +absent$/m);
+      expect(stack.output()).not.toMatch(/^redis +\|/m);
+      for (const name of SERVICES) {
+        expect((await fetch(`http://127.0.0.1:${ports[name]}/ready`)).status, name).toBe(200);
+      }
+      stack.signal('SIGTERM');
+      expect(await stack.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(emptyBin, { recursive: true, force: true });
+    }
+  });
+
+  it('stops every child, Redis and every port on SIGINT (Ctrl-C) and exits 0', async () => {
+    const { env, ports } = await portEnv();
+    const stack = startProcess('start', process.execPath, [START], env);
+    await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
+    const pids = [...stack.output().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(6);
+    const redisPort = Number((await stack.waitForLine(/redis +redis:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    stack.signal('SIGINT');
+    expect(await stack.exited).toEqual({ code: 0, signal: null });
+    expect(pids.filter(pidAlive)).toEqual([]);
+    for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
+    expect(await isListening(redisPort)).toBe(false);
+    for (const name of SERVICES) expect(stack.output()).toMatch(new RegExp(`^${name} +\\| .*"msg":"stopped"`, 'm'));
+  });
+
+  it('stops the stack with exit 78 when a service refuses its configuration', async () => {
+    const { env, ports } = await portEnv();
+    const stack = startProcess('start', process.execPath, [START], { ...env, LOG_LEVEL: 'bogus' });
+    expect((await stack.exited).code).toBe(78);
+    const out = stack.output();
+    expect(out).toMatch(
+      /^[a-z-]+ +\| [a-z-]+: invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "bogus"$/m,
+    );
+    expect(out).toMatch(/stopped: its configuration is invalid \(see above\)\. Stopping the stack\./);
+    expect(out).not.toContain('restarting in');
+    for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
+  });
+});
+
+/** A process's parent and state from /proc, or undefined once it is gone. */
+function procStat(pid: number): { ppid: number; state: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name in parentheses may hold spaces; the fields after it do not.
+    const [state = '', ppid = '0'] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(ppid), state };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live process below `root`, with its command line. */
+function descendants(root: number): { pid: number; cmdline: string }[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat) parents.set(Number(entry), stat.ppid);
+  }
+  const below = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (below.has(ppid) && !below.has(pid)) {
+        below.add(pid);
+        grew = true;
+      }
+    }
+  }
+  below.delete(root);
+  return [...below].map((pid) => {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {}
+    return { pid, cmdline };
+  });
+}
+
+/** Running, not merely a zombie waiting to be reaped. */
+const running = (pid: number) => {
+  const state = procStat(pid)?.state;
+  return state !== undefined && state !== 'Z';
+};
+
+describe('npm start while it builds', () => {
+  afterAll(stopAllProcesses);
+
+  it('ends the build, tsc included, on SIGTERM and starts nothing', async () => {
+    // The build of an up-to-date checkout: tsc -b checks for a second or two and writes nothing.
+    const { env, ports } = await portEnv();
+    const { TITANIUM_SKIP_BUILD: _, ...buildEnv } = env;
+    const stack = startProcess('start', process.execPath, [START], buildEnv);
+    await stack.waitForLine(/building \(tsc -b/);
+    let tsc: number[] = [];
+    const deadline = Date.now() + 10_000;
+    while (tsc.length === 0 && stack.running && Date.now() < deadline) {
+      tsc = descendants(stack.pid)
+        .filter((proc) => /\btsc\b/.test(proc.cmdline))
+        .map((proc) => proc.pid);
+      if (tsc.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(tsc.length, 'a tsc process under npm start').toBeGreaterThan(0);
+    stack.signal('SIGTERM');
+    expect(await stack.exited).toEqual({ code: 0, signal: null });
+    await expect.poll(() => tsc.filter(running), { timeout: 5_000 }).toEqual([]);
+    expect(stack.output()).not.toContain('Titanium is up');
+    for (const name of SERVICES) expect(await isListening(ports[name] ?? 0), name).toBe(false);
+  });
+});
+
+describe('npm start of one workspace', () => {
+  afterAll(stopAllProcesses);
+
+  it.each([
+    ['@titanium/auth-service', 'AUTH_SERVICE_PORT', {}],
+    ['@titanium/user-service', 'USER_SERVICE_PORT', { DATABASE_PATH: join(DATA_DIR, 'alone-users.db') }],
+  ] as const)(
+    'runs %s alone; SIGTERM to npm stops it with exit 0 and frees its port',
+    async (workspace, portVar, extra) => {
+      const port = await freePort();
+      const npm = startProcess(
+        'npm',
+        'npm',
+        ['start', '--silent', '-w', workspace],
+        { [portVar]: String(port), HOST: '127.0.0.1', REDIS_URL: '', ...extra },
+        fileURLToPath(new URL('../..', import.meta.url)),
+      );
+      await waitForHttp(`http://127.0.0.1:${port}/health`);
+      npm.signal('SIGTERM');
+      expect(await npm.exited).toEqual({ code: 0, signal: null });
+      expect(npm.output()).toMatch(/"msg":"stopped"/);
+      expect(await isListening(port)).toBe(false);
+    },
+  );
 });

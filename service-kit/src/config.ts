@@ -186,6 +186,19 @@ export function readKitConfig(env: EnvReader, name: string, portVariable: string
 }
 
 /** Signs and verifies tokens only outside production; a production start with it (or none) is refused. */
+/**
+ * The Redis to use: `REDIS_URL`, or else `REDIS_HOST` with `REDIS_PORT` (default 6379), as the
+ * architecture allows both; undefined when neither is set.
+ */
+export function readRedisUrl(env: EnvReader): string | undefined {
+  const url = env.optionalUrl('REDIS_URL', ['redis:', 'rediss:']);
+  if (url !== undefined) return url;
+  const host = env.optionalString('REDIS_HOST');
+  const port = env.port('REDIS_PORT', 6379);
+  // An IPv6 address needs brackets in a URL.
+  return host === undefined ? undefined : `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export const DEV_JWT_SECRET = 'titanium-dev-secret-not-for-production';
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 

@@ -10,6 +10,7 @@ export {
   loadConfigOrExit,
   readJwtSecret,
   readKitConfig,
+  readRedisUrl,
 } from './config.js';
 export {
   createService,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_JWT_SECRET, loadConfig, readJwtSecret, readKitConfig } from '../src/config.js';
+import { ConfigError, DEV_JWT_SECRET, loadConfig, readJwtSecret, readKitConfig, readRedisUrl } from '../src/config.js';
 
 describe('env readers', () => {
   it('use defaults for unset and blank variables', () => {
@@ -89,5 +89,38 @@ describe('JWT secret', () => {
         if (JWT_SECRET) expect(problem).not.toContain(JWT_SECRET);
       }
     }
+  });
+});
+
+describe('the Redis reader', () => {
+  const read = (env: Record<string, string>) => loadConfig(readRedisUrl, env);
+
+  it('is undefined when neither REDIS_URL nor REDIS_HOST is set (blank counts as unset)', () => {
+    expect(read({})).toBeUndefined();
+    expect(read({ REDIS_URL: ' ', REDIS_HOST: '', REDIS_PORT: '6380' })).toBeUndefined();
+  });
+
+  it('builds the URL from REDIS_HOST and REDIS_PORT (default 6379), bracketing an IPv6 address', () => {
+    expect(read({ REDIS_HOST: 'redis' })).toBe('redis://redis:6379');
+    expect(read({ REDIS_HOST: '10.0.0.7', REDIS_PORT: '6380' })).toBe('redis://10.0.0.7:6380');
+    expect(read({ REDIS_HOST: '::1', REDIS_PORT: '6381' })).toBe('redis://[::1]:6381');
+  });
+
+  it('prefers REDIS_URL over REDIS_HOST', () => {
+    expect(read({ REDIS_URL: 'rediss://cache:6390', REDIS_HOST: 'redis' })).toBe('rediss://cache:6390');
+  });
+
+  it('refuses a bad REDIS_URL or REDIS_PORT, naming it, without showing a password', () => {
+    expect(() => read({ REDIS_URL: 'http://user:hunter2@cache:6379' })).toThrow(ConfigError);
+    let problems: readonly string[] = [];
+    try {
+      read({ REDIS_URL: 'http://user:hunter2@cache:6379', REDIS_HOST: 'redis', REDIS_PORT: '70000' });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^REDIS_URL must be/);
+    expect(problems[1]).toMatch(/^REDIS_PORT must be a TCP port/);
+    expect(problems.join('\n')).not.toContain('hunter2');
   });
 });

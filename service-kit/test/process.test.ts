@@ -144,21 +144,24 @@ describe('probes and telemetry', () => {
 });
 
 describe('graceful shutdown', () => {
-  it('turns /ready to 503 while draining, keeps serving, then stops listening and exits 0', async () => {
-    const { proc, base, port } = await startKitService({ DRAIN_DELAY_MS: '1500' });
-    await proc.waitForLine(/kit-service ready/);
-    proc.signal('SIGTERM');
-    await proc.waitForLine(/shutting down/);
-    const ready = await fetch(`${base}/ready`);
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'draining' });
-    expect((await fetch(`${base}/health`)).status).toBe(200);
-    expect((await fetch(`${base}/whoami`)).status).toBe(200);
-    const exit = await proc.exited;
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(await isListening(port)).toBe(false);
-    expect(proc.output()).toContain('resources closed');
-  });
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'on %s turns /ready to 503 while draining, keeps serving, then stops listening and exits 0',
+    async (signal) => {
+      const { proc, base, port } = await startKitService({ DRAIN_DELAY_MS: '1500' });
+      await proc.waitForLine(/kit-service ready/);
+      proc.signal(signal);
+      await proc.waitForLine(/shutting down/);
+      const ready = await fetch(`${base}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'draining' });
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      expect((await fetch(`${base}/whoami`)).status).toBe(200);
+      const exit = await proc.exited;
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(await isListening(port)).toBe(false);
+      expect(proc.output()).toContain('resources closed');
+    },
+  );
 
   it('lets an in-flight request finish before exiting, on a kept-alive connection', async () => {
     const { proc, base } = await startKitService();

@@ -1,4 +1,4 @@
-import { type EnvReader, type KitConfig, readKitConfig } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, readKitConfig, readRedisUrl } from '@titanium/service-kit';
 
 export interface DatabaseConfig {
   path: string;
@@ -17,17 +17,6 @@ export interface Config {
   kit: KitConfig;
   database: DatabaseConfig;
   cache: CacheConfig;
-}
-
-const REDIS_PROTOCOLS = ['redis:', 'rediss:'];
-
-/** `REDIS_URL`, or else `REDIS_HOST` with `REDIS_PORT` (default 6379); undefined when neither is set. */
-export function readRedisUrl(env: EnvReader): string | undefined {
-  const url = env.optionalUrl('REDIS_URL', REDIS_PROTOCOLS);
-  if (url !== undefined) return url;
-  const host = env.optionalString('REDIS_HOST');
-  const port = env.port('REDIS_PORT', 6379);
-  return host === undefined ? undefined : `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export function readConfig(env: EnvReader): Config {
