@@ -68,8 +68,7 @@ describe.each(COMPONENTS)('$name/Dockerfile', (c) => {
     expect(ops('ENV')).toContain('NODE_ENV=production');
     expect(ops('CMD')).toEqual([`["node", "${c.name}/dist/server.js"]`]);
     const pkg = JSON.parse(readFileSync(`${ROOT}${c.name}/package.json`, 'utf8'));
-    // `exec` lets npm's signals reach the service itself; the program run is the same.
-    // exec: npm's forwarded SIGTERM must reach the service, not leave it running without npm.
+    // `exec`, so npm's forwarded SIGTERM reaches the service instead of leaving it running alone.
     expect(pkg.scripts.start).toBe('exec node dist/server.js');
     expect(existsSync(`${ROOT}${c.name}/dist/server.js`)).toBe(true);
   });
