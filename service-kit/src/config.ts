@@ -185,7 +185,6 @@ export function readKitConfig(env: EnvReader, name: string, portVariable: string
   };
 }
 
-/** Signs and verifies tokens only outside production; a production start with it (or none) is refused. */
 /**
  * The Redis to use: `REDIS_URL`, or else `REDIS_HOST` with `REDIS_PORT` (default 6379), as the
  * architecture allows both; undefined when neither is set.
@@ -199,6 +198,7 @@ export function readRedisUrl(env: EnvReader): string | undefined {
   return host === undefined ? undefined : `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** Signs and verifies tokens only outside production; a production start with it (or none) is refused. */
 export const DEV_JWT_SECRET = 'titanium-dev-secret-not-for-production';
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
