@@ -86,6 +86,19 @@ export class ManagedProcess {
     return this.lines.join('\n');
   }
 
+  /**
+   * Waits for the line that says the process is up, as `waitForLine`; when it does not come, stops
+   * the process before failing, so a start that went wrong leaves nothing running on its port.
+   */
+  async waitForStart(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    try {
+      return await this.waitForLine(pattern, timeoutMs);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
   /** Waits for an output line matching `pattern` (also one printed before the call) and returns its match. */
   async waitForLine(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;

@@ -20,7 +20,7 @@ export async function startRedis(port?: number): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'titanium-redis-'));
   const args = ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const proc = startProcess('redis', 'redis-server', args);
-  await proc.waitForLine(/Ready to accept connections/);
+  await proc.waitForStart(/Ready to accept connections/);
   const stop = async () => {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,7 @@ export async function startService(
     ...env,
     [PORT_VARIABLES[name]]: String(chosen),
   });
-  await proc.waitForLine(new RegExp(`"msg":"${name} ready"`));
+  await proc.waitForStart(new RegExp(`"msg":"${name} ready"`));
   return {
     name,
     port: chosen,

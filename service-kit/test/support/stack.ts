@@ -41,7 +41,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     ...portEnv,
     ...env,
   });
-  await proc.waitForLine(/Press Ctrl-C to stop/, 60_000);
+  await proc.waitForStart(/Press Ctrl-C to stop/, 60_000);
   const redis = proc.output().match(/redis +redis:\/\/127\.0\.0\.1:(\d+)/);
   return {
     process: proc,
