@@ -68,7 +68,13 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   const user = group('user-service', upstreams.user);
   const heartbeat = new Heartbeat({ ...config.heartbeat, onActivity: () => window.activity() });
   const upgrades = new UpgradeProxy();
-  const context: ProxyContext = { window, draining: () => app?.kit.lifecycle.state === 'draining' };
+  const context: ProxyContext = {
+    window,
+    draining: () => app?.kit.lifecycle.state === 'draining',
+    // The kit's request-duration histogram, so /metrics shows proxied traffic like every service's.
+    observe: (route, method, statusCode, seconds) =>
+      app?.kit.metrics.requestDuration.observe({ route, method, status_code: statusCode }, seconds),
+  };
 
   const route = (req: IncomingMessage, res: ServerResponse, own: Handler) => {
     if (hasRepeatedHost(req.rawHeaders)) {
@@ -85,16 +91,16 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
       }
       const counted =
         path.length > 4 && req.method !== 'HEAD' && req.headers['x-heartbeat']?.toString().toLowerCase() !== 'true';
-      proxyRequest(req, res, api, context, counted);
+      proxyRequest(req, res, api, context, counted, '/api/*');
     } else if (path.startsWith('/blog/')) {
-      proxyRequest(req, res, blog, context, false);
+      proxyRequest(req, res, blog, context, false, '/blog/*');
     } else if (path === '/blog') {
       res.writeHead(308, { location: `/blog/${query === -1 ? '' : url.slice(query)}`, 'content-length': '0' });
       res.end();
     } else if (OWN_PATHS.has(path) || !url.startsWith('/')) {
       own(req, res);
     } else {
-      proxyRequest(req, res, dashboard, context, false);
+      proxyRequest(req, res, dashboard, context, false, '/*');
     }
   };
 

@@ -55,6 +55,8 @@ export interface ProxyContext {
   window: StatsWindow;
   /** True once shutdown has begun: answers then close their connection. */
   draining: () => boolean;
+  /** Every proxied request, counted or not, for `/metrics`; aborted ones as status 499. */
+  observe: (route: string, method: string, statusCode: number, seconds: number) => void;
 }
 
 class ClientGone extends Error {
@@ -138,6 +140,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #group: UpstreamGroup;
   readonly #context: ProxyContext;
   readonly #counted: boolean;
+  /** The route pattern `/metrics` files the request under. */
+  readonly #route: string;
   readonly #hasBody: boolean;
   readonly #requestId: string;
   readonly #headers: string[];
@@ -162,12 +166,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     group: UpstreamGroup,
     context: ProxyContext,
     counted: boolean,
+    route: string,
   ) {
     this.#req = req;
     this.#res = res;
     this.#group = group;
     this.#context = context;
     this.#counted = counted;
+    this.#route = route;
     const { headers } = req;
     this.#hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
     this.#requestId = requestIdFor(req);
@@ -336,7 +342,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       // client gets the answer and keeps its connection.
       discardUnreadBody(this.#req);
     }
-    if (this.#counted) this.#context.window.record(res.statusCode, performance.now() - this.#started, aborted);
+    const elapsedMs = performance.now() - this.#started;
+    if (this.#counted) this.#context.window.record(res.statusCode, elapsedMs, aborted);
+    this.#context.observe(this.#route, this.#req.method ?? 'GET', aborted ? 499 : res.statusCode, elapsedMs / 1000);
   }
 }
 
@@ -346,6 +354,7 @@ export function proxyRequest(
   group: UpstreamGroup,
   context: ProxyContext,
   counted: boolean,
+  route: string,
 ): void {
-  new Exchange(req, res, group, context, counted).start();
+  new Exchange(req, res, group, context, counted, route).start();
 }

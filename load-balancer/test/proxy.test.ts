@@ -4,7 +4,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { freePort, rawUpload } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { startLb, startUpstream } from './helpers.js';
+import { getStats, startLb, startUpstream } from './helpers.js';
 
 const open: { close(): Promise<unknown> | unknown }[] = [];
 afterEach(async () => {
@@ -123,6 +123,52 @@ describe('proxying', () => {
       'x-forwarded-host': `127.0.0.1:${lb.port}`,
     });
     expect(seen?.headers['x-hop']).toBeUndefined();
+  });
+
+  it('files every proxied request in /metrics by route, method and status, one cut short as 499', async () => {
+    const api = await startUpstream('api', (req, res) => {
+      if (req.url === '/api/slow') return; // never answers
+      res.writeHead(req.url === '/api/missing' ? 404 : 200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    const other = await startUpstream('other');
+    open.push(api, other);
+    const lb = await startLb({
+      API_GATEWAY_URL: api.url,
+      BLOG_SERVICE_URL: other.url,
+      DASHBOARD_UI_URL: other.url,
+      AUTH_SERVICE_URL: other.url,
+      USER_SERVICE_URL: other.url,
+    });
+    open.push(lb.app);
+    for (const path of ['/api/a', '/api/b', '/api/missing', '/blog/', '/', '/assets/x.js']) {
+      await (await fetch(`${lb.url}${path}`)).arrayBuffer();
+    }
+    await (await fetch(`${lb.url}/api/a`, { method: 'HEAD' })).arrayBuffer();
+    await (await fetch(`${lb.url}/api/a`, { headers: { 'x-heartbeat': 'true' } })).arrayBuffer();
+    await fetch(`${lb.url}/api/slow`, { signal: AbortSignal.timeout(200) }).catch(() => undefined);
+
+    const count = async (route: string, method: string, status: number) => {
+      const text = await (await fetch(`${lb.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('http_request_duration_seconds_count{') &&
+            l.includes(`route="${route}"`) &&
+            l.includes(`method="${method}"`) &&
+            l.includes(`status_code="${status}"`),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    // Heartbeats and HEAD are not real traffic for /stats, but they are requests the LB served.
+    expect(await count('/api/*', 'GET', 200)).toBe(3);
+    expect(await count('/api/*', 'HEAD', 200)).toBe(1);
+    expect(await count('/api/*', 'GET', 404)).toBe(1);
+    expect(await count('/blog/*', 'GET', 200)).toBe(1);
+    expect(await count('/*', 'GET', 200)).toBe(2);
+    await expect.poll(() => count('/api/*', 'GET', 499)).toBe(1);
+    expect((await getStats(lb.url))['load-balancer'].total_requests).toBe(4);
   });
 
   it('gives every proxied request an X-Request-Id when the client sent none', async () => {
