@@ -6,6 +6,7 @@ import { ClusterStats } from './cluster-stats.js';
 import type { Config } from './config.js';
 import { HEARTBEAT_PATH, Heartbeat } from './heartbeat.js';
 import { type ProxyContext, proxyRequest, sendJson } from './http-proxy.js';
+import { ProxiedRequestMetrics } from './proxied-metrics.js';
 import { StatsFanout } from './stats-fanout.js';
 import { StatsWindow } from './stats-window.js';
 import { loadBalancerBlock } from './traffic-report.js';
@@ -68,12 +69,11 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   const user = group('user-service', upstreams.user);
   const heartbeat = new Heartbeat({ ...config.heartbeat, onActivity: () => window.activity() });
   const upgrades = new UpgradeProxy();
+  const proxied = new ProxiedRequestMetrics();
   const context: ProxyContext = {
     window,
     draining: () => app?.kit.lifecycle.state === 'draining',
-    // The kit's request-duration histogram, so /metrics shows proxied traffic like every service's.
-    observe: (route, method, statusCode, seconds) =>
-      app?.kit.metrics.requestDuration.observe({ route, method, status_code: statusCode }, seconds),
+    observe: (route, method, statusCode, seconds) => proxied.observe(route, method, statusCode, seconds),
   };
 
   const route = (req: IncomingMessage, res: ServerResponse, own: Handler) => {
@@ -139,6 +139,7 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
     },
   });
 
+  app.kit.metrics.registry.registerMetric(proxied.asMetric());
   const redis = config.redisUrl ? new OptionalRedis(config.redisUrl, app.log) : undefined;
   const cluster = new ClusterStats({
     redis,

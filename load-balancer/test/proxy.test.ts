@@ -125,7 +125,7 @@ describe('proxying', () => {
     expect(seen?.headers['x-hop']).toBeUndefined();
   });
 
-  it('files every proxied request in /metrics by route, method and status, one cut short as 499', async () => {
+  it('files every proxied request in a /metrics histogram by route, method and status, one cut short as 499', async () => {
     const api = await startUpstream('api', (req, res) => {
       if (req.url === '/api/slow') return; // never answers
       res.writeHead(req.url === '/api/missing' ? 404 : 200, { 'content-type': 'application/json' });
@@ -154,7 +154,7 @@ describe('proxying', () => {
         .split('\n')
         .find(
           (l) =>
-            l.startsWith('http_request_duration_seconds_count{') &&
+            l.startsWith('lb_proxied_request_duration_seconds_count{') &&
             l.includes(`route="${route}"`) &&
             l.includes(`method="${method}"`) &&
             l.includes(`status_code="${status}"`),
@@ -169,6 +169,21 @@ describe('proxying', () => {
     expect(await count('/*', 'GET', 200)).toBe(2);
     await expect.poll(() => count('/api/*', 'GET', 499)).toBe(1);
     expect((await getStats(lb.url))['load-balancer'].total_requests).toBe(4);
+    // A proper histogram: cumulative buckets up to +Inf equal to the count, and a sum.
+    const text = await (await fetch(`${lb.url}/metrics`)).text();
+    expect(text).toContain('# TYPE lb_proxied_request_duration_seconds histogram');
+    const series = 'route="/*",method="GET",status_code="200"';
+    const buckets = text
+      .split('\n')
+      .filter((l) => l.startsWith('lb_proxied_request_duration_seconds_bucket{') && l.includes(series))
+      .map((l) => Number(l.split(' ').at(-1)));
+    expect(buckets).toHaveLength(15);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    expect(buckets.at(-1)).toBe(2);
+    expect(text).toMatch(/lb_proxied_request_duration_seconds_bucket\{[^}]*le="\+Inf"[^}]*service="load-balancer"/);
+    expect(text).toMatch(
+      /lb_proxied_request_duration_seconds_sum\{route="\/\*",method="GET",status_code="200"[^}]*\} 0\.\d+/,
+    );
   });
 
   it('gives every proxied request an X-Request-Id when the client sent none', async () => {

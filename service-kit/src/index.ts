@@ -23,7 +23,7 @@ export {
 export { type ErrorBody, errorBody, errors } from './errors.js';
 export { HISTOGRAM_BUCKETS, LatencyHistogram } from './latency-histogram.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
-export { createMetrics, type ServiceMetrics } from './metrics.js';
+export { createMetrics, DURATION_BUCKETS, type ServiceMetrics } from './metrics.js';
 export { contentSecurityPolicy, type PagePolicyOptions, pageSecurityHeaders } from './page-security.js';
 export { OptionalRedis, type RedisOptions } from './redis.js';
 export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
