@@ -59,6 +59,51 @@ export function openSocket(port: number): Promise<Socket> {
 }
 
 /**
+ * Collects what `socket` receives until the server closes the connection, `timeoutMs` pass in
+ * all, or, once `armQuiet` was called, `quietMs` pass without new bytes; then destroys it.
+ */
+function collect(socket: Socket, { quietMs, timeoutMs }: { quietMs: number; timeoutMs: number }) {
+  const started = Date.now();
+  const chunks: Buffer[] = [];
+  let error: string | undefined;
+  let armed = false;
+  let quiet: NodeJS.Timeout | undefined;
+  let finish: (closed: boolean) => void = () => undefined;
+  const done = new Promise<RawExchange & { error: string | undefined }>((resolve) => {
+    finish = (closed) => {
+      clearTimeout(quiet);
+      clearTimeout(overall);
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      resolve({ text, statuses: statusesOf(text), closed, elapsedMs: Date.now() - started, error });
+    };
+  });
+  const restartQuiet = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(() => finish(false), quietMs);
+  };
+  const overall = setTimeout(() => finish(false), timeoutMs);
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    if (armed) restartQuiet();
+  });
+  socket.once('close', () => finish(true));
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    error ??= err.code ?? err.message;
+  });
+  return {
+    done,
+    /** From now on `quietMs` without bytes ends the wait; counted from now, or from the next bytes. */
+    armQuiet(startNow: boolean) {
+      armed = true;
+      if (startNow) restartQuiet();
+    },
+  };
+}
+
+/**
  * Sends `request` as it is and collects what comes back until the server closes the connection,
  * `quietMs` pass without new bytes after some arrived, or `timeoutMs` pass in all.
  */
@@ -68,29 +113,11 @@ export async function rawExchange(
   { quietMs = 300, timeoutMs = 3_000 } = {},
 ): Promise<RawExchange> {
   const socket = await openSocket(port);
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let quiet: NodeJS.Timeout | undefined;
-    const finish = (closed: boolean) => {
-      clearTimeout(quiet);
-      clearTimeout(overall);
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.destroy();
-      const text = Buffer.concat(chunks).toString('latin1');
-      resolve({ text, statuses: statusesOf(text), closed, elapsedMs: Date.now() - started });
-    };
-    const overall = setTimeout(() => finish(false), timeoutMs);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      clearTimeout(quiet);
-      quiet = setTimeout(() => finish(false), quietMs);
-    });
-    socket.once('close', () => finish(true));
-    socket.on('error', () => undefined);
-    socket.write(request);
-  });
+  const collecting = collect(socket, { quietMs, timeoutMs });
+  collecting.armQuiet(false);
+  socket.write(request);
+  const { error: _error, ...exchange } = await collecting.done;
+  return exchange;
 }
 
 /** Resolves when `socket` closes, with the milliseconds waited; rejects after `timeoutMs`. */
@@ -129,52 +156,26 @@ export async function rawUpload(
   { followedBy = '', quietMs = 300, timeoutMs = 10_000 } = {},
 ): Promise<RawUpload> {
   const socket = await openSocket(port);
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let sentAll = false;
-    let error: string | undefined;
-    let quiet: NodeJS.Timeout | undefined;
-    const finish = (closed: boolean) => {
-      clearTimeout(quiet);
-      clearTimeout(overall);
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.destroy();
-      const text = Buffer.concat(chunks).toString('latin1');
-      resolve({ text, statuses: statusesOf(text), closed, elapsedMs: Date.now() - started, sentAll, error });
-    };
-    const waitQuiet = () => {
-      clearTimeout(quiet);
-      quiet = setTimeout(() => finish(false), quietMs);
-    };
-    const overall = setTimeout(() => finish(false), timeoutMs);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      if (sentAll) waitQuiet();
-    });
-    socket.once('close', () => finish(true));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      error ??= err.code ?? err.message;
-    });
-    const piece = Buffer.alloc(64 * 1024, 'y');
-    let left = bodyBytes;
-    const pump = () => {
-      while (left > 0) {
-        const size = Math.min(piece.length, left);
-        left -= size;
-        if (!socket.write(piece.subarray(0, size))) {
-          socket.once('drain', pump);
-          return;
-        }
+  const collecting = collect(socket, { quietMs, timeoutMs });
+  let sentAll = false;
+  const piece = Buffer.alloc(64 * 1024, 'y');
+  let left = bodyBytes;
+  const pump = () => {
+    while (left > 0) {
+      const size = Math.min(piece.length, left);
+      left -= size;
+      if (!socket.write(piece.subarray(0, size))) {
+        socket.once('drain', pump);
+        return;
       }
-      socket.write(followedBy, (err) => {
-        if (err) return;
-        sentAll = true;
-        waitQuiet();
-      });
-    };
-    socket.write(head);
-    pump();
-  });
+    }
+    socket.write(followedBy, (err) => {
+      if (err) return;
+      sentAll = true;
+      collecting.armQuiet(true);
+    });
+  };
+  socket.write(head);
+  pump();
+  return { ...(await collecting.done), sentAll };
 }
