@@ -5,7 +5,6 @@ import {
   type Answer,
   type BodyCase,
   expectStoredAsSent,
-  freePort,
   fuzzParameters,
   hostileBody,
   hostilePathId,
@@ -18,7 +17,7 @@ import {
   sendChecked,
   signToken,
   sqliteSnapshots,
-  startService,
+  startBackends,
   stopAllProcesses,
 } from '@titanium/test-support';
 import fc from 'fast-check';
@@ -42,30 +41,11 @@ let ownId: number;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'titanium-gateway-fuzz-'));
-  const common = { JWT_SECRET: SECRET };
-  // Ports chosen first, so all four start at once: none needs another to be up to start.
-  const [usersPort, authPort, blogPort] = [await freePort(), await freePort(), await freePort()];
-  const url = (port: number) => `http://127.0.0.1:${port}`;
-  [gateway] = await Promise.all([
-    startService('api-gateway', {
-      ...common,
-      AUTH_SERVICE_URL: url(authPort),
-      USER_SERVICE_URL: url(usersPort),
-      BLOG_SERVICE_URL: url(blogPort),
-      // The limits are tested elsewhere; here every request must reach the parsing and the services.
-      RATE_LIMIT_AUTH_MAX: '1000000',
-      RATE_LIMIT_WRITE_MAX: '1000000',
-      // A password check on a busy machine must not turn into a 504.
-      UPSTREAM_HEADERS_TIMEOUT_MS: '10000',
-    }),
-    startService('user-service', { ...common, DATABASE_PATH: join(dir, 'users.db') }, usersPort),
-    startService('blog-service', { ...common, BLOG_DATABASE_PATH: join(dir, 'blog.db') }, blogPort),
-    startService(
-      'auth-service',
-      { ...common, USER_SERVICE_URL: url(usersPort), USER_SERVICE_TIMEOUT_MS: '10000' },
-      authPort,
-    ),
-  ]);
+  ({ gateway } = await startBackends(dir, SECRET, {
+    // The limits are tested elsewhere; here every request must reach the parsing and the services.
+    RATE_LIMIT_AUTH_MAX: '1000000',
+    RATE_LIMIT_WRITE_MAX: '1000000',
+  }));
   const json = (payload: unknown): BodyCase => ({ contentType: 'application/json', payload: JSON.stringify(payload) });
   expect((await send('POST', '/api/register', json(ALICE))).statusCode).toBe(201);
   const created = await send('POST', '/api/posts', json(POST));

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RunningService, startService, stopAllProcesses } from '@titanium/test-support';
+import { type RunningService, startBackends, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hs256, now } from '../../auth-service/test/tokens.js';
 
@@ -19,28 +19,10 @@ let postId: number;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'titanium-gateway-refusals-'));
-  const common = { JWT_SECRET: SECRET };
-  const [usersPort, authPort, blogPort] = [await freePort(), await freePort(), await freePort()];
-  const url = (port: number) => `http://127.0.0.1:${port}`;
-  [gateway, users, blog] = await Promise.all([
-    startService('api-gateway', {
-      ...common,
-      AUTH_SERVICE_URL: url(authPort),
-      USER_SERVICE_URL: url(usersPort),
-      BLOG_SERVICE_URL: url(blogPort),
-      // Every refusal below must come from the field rules and the token checks, not from a limit.
-      RATE_LIMIT_AUTH_MAX: '1000',
-      // A password check on a busy machine must not turn into a 504.
-      UPSTREAM_HEADERS_TIMEOUT_MS: '10000',
-    }),
-    startService('user-service', { ...common, DATABASE_PATH: join(dir, 'users.db') }, usersPort),
-    startService('blog-service', { ...common, BLOG_DATABASE_PATH: join(dir, 'blog.db') }, blogPort),
-    startService(
-      'auth-service',
-      { ...common, USER_SERVICE_URL: url(usersPort), USER_SERVICE_TIMEOUT_MS: '10000' },
-      authPort,
-    ),
-  ]);
+  ({ gateway, users, blog } = await startBackends(dir, SECRET, {
+    // Every refusal below must come from the field rules and the token checks, not from a limit.
+    RATE_LIMIT_AUTH_MAX: '1000',
+  }));
   expect((await call('POST', '/api/register', { body: ALICE })).status).toBe(201);
   const login = await call('POST', '/api/login', { body: { username: ALICE.username, password: ALICE.password } });
   expect(login.status).toBe(200);

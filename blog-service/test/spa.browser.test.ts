@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   artifactPath,
-  freePort,
+  type Backends,
   launchChromium,
   type RunningService,
+  startBackends,
   startService,
   stopAllProcesses,
 } from '@titanium/test-support';
@@ -40,44 +41,16 @@ describe('the blog page, writing through the UI', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'titanium-blog-spa-'));
-    const common = { JWT_SECRET: SECRET };
-    const [usersPort, authPort, blogPort, gatewayPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    const url = (port: number) => `http://127.0.0.1:${port}`;
-    [lb, , , , , browser] = await Promise.all([
-      startService('load-balancer', {
-        API_GATEWAY_URL: url(gatewayPort),
-        BLOG_SERVICE_URL: url(blogPort),
-        AUTH_SERVICE_URL: url(authPort),
-        USER_SERVICE_URL: url(usersPort),
-        // No dashboard: this page is the blog's.
-        DASHBOARD_UI_URL: 'http://127.0.0.1:9',
-      }),
-      startService(
-        'api-gateway',
-        {
-          ...common,
-          AUTH_SERVICE_URL: url(authPort),
-          USER_SERVICE_URL: url(usersPort),
-          BLOG_SERVICE_URL: url(blogPort),
-          // A password check on a busy machine must not turn into a 504.
-          UPSTREAM_HEADERS_TIMEOUT_MS: '10000',
-        },
-        gatewayPort,
-      ),
-      startService('user-service', { ...common, DATABASE_PATH: join(dir, 'users.db') }, usersPort),
-      startService('blog-service', { ...common, BLOG_DATABASE_PATH: join(dir, 'blog.db') }, blogPort),
-      startService(
-        'auth-service',
-        { ...common, USER_SERVICE_URL: url(usersPort), USER_SERVICE_TIMEOUT_MS: '10000' },
-        authPort,
-      ),
-      launchChromium(),
-    ]);
+    let backends: Backends;
+    [backends, browser] = await Promise.all([startBackends(dir, SECRET), launchChromium()]);
+    lb = await startService('load-balancer', {
+      API_GATEWAY_URL: backends.gateway.url,
+      BLOG_SERVICE_URL: backends.blog.url,
+      AUTH_SERVICE_URL: backends.auth.url,
+      USER_SERVICE_URL: backends.users.url,
+      // No dashboard: this page is the blog's.
+      DASHBOARD_UI_URL: 'http://127.0.0.1:9',
+    });
     const registered = await fetch(`${lb.url}/api/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, type ManagedProcess, startProcess } from './processes.js';
 
@@ -55,4 +56,44 @@ export async function startService(
       return startService(name, env, chosen);
     },
   };
+}
+
+export interface Backends {
+  gateway: RunningService;
+  users: RunningService;
+  auth: RunningService;
+  blog: RunningService;
+}
+
+/**
+ * The API gateway with auth, user and blog services behind it, sharing `secret`, their databases
+ * in `dir`. Ports are chosen first so all four start at once. Timeouts to user-service are long,
+ * so a password check on a busy machine is not a 504; `gatewayEnv` adds to the gateway's settings.
+ */
+export async function startBackends(
+  dir: string,
+  secret: string,
+  gatewayEnv: Record<string, string> = {},
+): Promise<Backends> {
+  const common = { JWT_SECRET: secret };
+  const [usersPort, authPort, blogPort] = [await freePort(), await freePort(), await freePort()];
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const [gateway, users, auth, blog] = await Promise.all([
+    startService('api-gateway', {
+      ...common,
+      AUTH_SERVICE_URL: url(authPort),
+      USER_SERVICE_URL: url(usersPort),
+      BLOG_SERVICE_URL: url(blogPort),
+      UPSTREAM_HEADERS_TIMEOUT_MS: '10000',
+      ...gatewayEnv,
+    }),
+    startService('user-service', { ...common, DATABASE_PATH: join(dir, 'users.db') }, usersPort),
+    startService(
+      'auth-service',
+      { ...common, USER_SERVICE_URL: url(usersPort), USER_SERVICE_TIMEOUT_MS: '10000' },
+      authPort,
+    ),
+    startService('blog-service', { ...common, BLOG_DATABASE_PATH: join(dir, 'blog.db') }, blogPort),
+  ]);
+  return { gateway, users, auth, blog };
 }
