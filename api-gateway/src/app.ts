@@ -50,7 +50,12 @@ export function build(config: Config): FastifyInstance {
     }),
   });
   const built = Object.fromEntries(
-    NAMES.map((name) => [name, new Upstream(name, config.upstreams[name], config.upstreamTimeouts, app.log)]),
+    NAMES.map((name) => [
+      name,
+      new Upstream(name, config.upstreams[name], config.upstreamTimeouts, app.log, () => {
+        return app.kit.lifecycle.state === 'draining';
+      }),
+    ]),
   ) as Record<UpstreamName, Upstream>;
   upstreams = built;
   if (config.redisUrl) redis = new OptionalRedis(config.redisUrl, app.log);

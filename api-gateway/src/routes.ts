@@ -40,11 +40,10 @@ export async function gatewayRoutes(
     let failed = false;
     try {
       await auth.forward(request, reply, `/login${queryOf(request.url)}`);
-      failed = reply.statusCode === 401;
+      failed = reply.raw.statusCode === 401;
     } finally {
       await admission.settle(failed);
     }
-    return reply;
   });
 
   app.post('/api/register', { config: authLimit(rateLimits, 'register'), schema: OBJECT_BODY }, (request, reply) =>

@@ -1,5 +1,5 @@
+import { isTimeout, UpstreamPool, type UpstreamTarget } from '@titanium/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
-import { Pool } from 'undici';
 import type { UserServiceConfig } from './config.js';
 import { authErrors } from './errors.js';
 
@@ -13,60 +13,41 @@ export type CredentialCheck =
   | { outcome: 'invalid' }
   | { outcome: 'rejected'; message: string };
 
-/** Keeps the why of a failure short and free of request data. */
-function describeFailure(err: unknown, timeoutMs: number): string {
-  const name = (err as Error)?.name;
-  const code = (err as { code?: string })?.code;
-  if (name === 'TimeoutError' || name === 'AbortError' || code?.includes('TIMEOUT')) {
-    return `did not answer within ${timeoutMs} ms`;
-  }
-  return 'cannot be reached';
-}
+/** While user-service is failing it is probed this often, so a recovery shows within a second. */
+const PROBE_INTERVAL_MS = 1000;
 
 /**
- * Calls user-service over a pool of kept-alive connections with a hard time limit per call, and
- * remembers whether it was reachable the last time anyone (a login or the periodic check) asked.
+ * Calls user-service over its target pool (kept-alive connections, the kit's health model) with
+ * a hard time limit per call. Its /health is also asked every check interval, so `reachable` is
+ * right even without logins.
  */
 export class UserServiceClient {
-  readonly #pool: Pool;
+  readonly #pool: UpstreamPool;
   readonly #basePath: string;
   readonly #timeoutMs: number;
-  readonly #log: FastifyBaseLogger;
-  readonly #checkIntervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
-  #reachable: boolean | undefined;
 
   constructor({ url, timeoutMs, checkIntervalMs }: UserServiceConfig, log: FastifyBaseLogger) {
-    const parsed = new URL(url);
-    this.#basePath = parsed.pathname.replace(/\/+$/, '');
+    this.#basePath = new URL(url).pathname.replace(/\/+$/, '');
     this.#timeoutMs = timeoutMs;
-    this.#log = log;
-    this.#pool = new Pool(parsed.origin, {
-      connections: 32,
-      keepAliveTimeout: 30_000,
-      connectTimeout: timeoutMs,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    this.#checkIntervalMs = checkIntervalMs;
-    this.#schedule();
+    this.#pool = new UpstreamPool(
+      'user-service',
+      [url],
+      {
+        connections: 32,
+        connectTimeoutMs: timeoutMs,
+        headersTimeoutMs: timeoutMs,
+        bodyTimeoutMs: timeoutMs,
+        probeIntervalMs: Math.min(checkIntervalMs, PROBE_INTERVAL_MS),
+        readinessPath: '/health',
+        readinessIntervalMs: checkIntervalMs,
+      },
+      log,
+    );
   }
 
-  // While user-service is unreachable it is checked every second, so a recovery (or a start-up
-  // race with it) shows within a second rather than a whole interval.
-  #schedule(): void {
-    if (this.#closed) return;
-    const delay = this.#reachable === true ? this.#checkIntervalMs : Math.min(this.#checkIntervalMs, 1000);
-    this.#timer = setTimeout(() => {
-      void this.check().finally(() => this.#schedule());
-    }, delay);
-    this.#timer.unref();
-  }
-
-  /** False once a call failed, until one succeeds again. True before the first call. */
+  /** False once a call or check failed, until one succeeds again. True before the first call. */
   get reachable(): boolean {
-    return this.#reachable !== false;
+    return this.#pool.targets.every((target) => target.healthy);
   }
 
   async verifyCredentials(
@@ -74,10 +55,13 @@ export class UserServiceClient {
     password: string,
     headers: Record<string, string>,
   ): Promise<CredentialCheck> {
+    const target = this.#pool.pick();
+    if (!target) throw new authErrors.UserServiceUnavailable('cannot be reached');
     let statusCode: number;
     let body: unknown;
+    this.#pool.begin(target);
     try {
-      const res = await this.#pool.request({
+      const res = await target.dispatcher.request({
         method: 'POST',
         path: `${this.#basePath}/users/verify-credentials`,
         headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
@@ -87,55 +71,38 @@ export class UserServiceClient {
       statusCode = res.statusCode;
       body = statusCode === 200 || statusCode === 400 ? await res.body.json() : await res.body.dump();
     } catch (err) {
-      throw this.#failed(err, describeFailure(err, this.#timeoutMs));
+      const why = isTimeout(err as Error) ? `did not answer within ${this.#timeoutMs} ms` : 'cannot be reached';
+      throw this.#failed(target, err as Error, why);
+    } finally {
+      this.#pool.release(target);
     }
-    if (statusCode === 401) return this.#answered({ outcome: 'invalid' });
+    if (statusCode === 401) return this.#answered(target, { outcome: 'invalid' });
     const user = body as Partial<VerifiedUser & { message: string }> | undefined;
     if (statusCode === 400) {
-      return this.#answered({ outcome: 'rejected', message: String(user?.message ?? 'invalid credentials') });
+      return this.#answered(target, { outcome: 'rejected', message: String(user?.message ?? 'invalid credentials') });
     }
     if (statusCode === 200 && Number.isSafeInteger(user?.id) && typeof user?.username === 'string') {
-      return this.#answered({ outcome: 'valid', user: { id: Number(user.id), username: user.username } });
+      return this.#answered(target, { outcome: 'valid', user: { id: Number(user.id), username: user.username } });
     }
-    throw this.#failed(new Error(`unexpected status ${statusCode}`), `answered with status ${statusCode}`);
+    throw this.#failed(target, new Error(`unexpected status ${statusCode}`), `answered with status ${statusCode}`);
   }
 
-  /** Asks user-service's /health; updates and returns reachability. */
-  async check(): Promise<boolean> {
-    try {
-      const res = await this.#pool.request({
-        method: 'GET',
-        path: `${this.#basePath}/health`,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      await res.body.dump();
-      this.#mark(res.statusCode === 200);
-    } catch (err) {
-      this.#mark(false, err);
-    }
-    return this.reachable;
+  /** Asks user-service's /health now; `reachable` follows the answer. */
+  check(): void {
+    this.#pool.checkReadiness();
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    await this.#pool.close();
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 
-  #answered<T>(result: T): T {
-    this.#mark(true);
+  #answered<T>(target: UpstreamTarget, result: T): T {
+    this.#pool.succeeded(target);
     return result;
   }
 
-  #failed(err: unknown, why: string): Error {
-    this.#mark(false, err);
+  #failed(target: UpstreamTarget, err: Error, why: string): Error {
+    this.#pool.failed(target, err);
     return new authErrors.UserServiceUnavailable(why);
-  }
-
-  #mark(reachable: boolean, err?: unknown): void {
-    if (reachable === this.#reachable) return;
-    this.#reachable = reachable;
-    if (reachable) this.#log.info('user-service reachable');
-    else this.#log.warn({ err: (err as Error)?.message }, 'user-service unreachable; logins answer 503');
   }
 }

@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
-import { type EnvReader, type KitConfig, readKitConfig, readRedisUrl } from '@titanium/service-kit';
-import type { BalancingStrategy, UpstreamOptions } from './upstream-group.js';
+import {
+  BALANCING_STRATEGIES,
+  type EnvReader,
+  type KitConfig,
+  POOL_DEFAULTS,
+  readKitConfig,
+  readRedisUrl,
+  type UpstreamPoolOptions,
+} from '@titanium/service-kit';
 
 export interface Config {
   kit: KitConfig;
@@ -11,7 +18,8 @@ export interface Config {
     auth: string[];
     user: string[];
   };
-  upstream: UpstreamOptions;
+  /** For every target group; with a single target its readiness is not polled. */
+  upstream: UpstreamPoolOptions;
   server: {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
@@ -30,8 +38,6 @@ export interface Config {
   };
 }
 
-const STRATEGIES: readonly BalancingStrategy[] = ['least-outstanding', 'round-robin'];
-
 export function readConfig(env: EnvReader): Config {
   const headersTimeoutMs = env.duration('LB_HEADERS_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 });
   return {
@@ -44,9 +50,10 @@ export function readConfig(env: EnvReader): Config {
       user: env.urlList('USER_SERVICE_URL', 'http://localhost:8001'),
     },
     upstream: {
-      strategy: env.oneOf('LB_BALANCING', STRATEGIES, 'least-outstanding'),
+      ...POOL_DEFAULTS,
+      strategy: env.oneOf('LB_BALANCING', BALANCING_STRATEGIES, 'least-outstanding'),
       failureThreshold: env.integer('LB_FAILURE_THRESHOLD', 2, { min: 1, max: 100 }),
-      cooldownMs: env.duration('LB_COOLDOWN_MS', 500, { min: 50, max: 600_000 }),
+      probeIntervalMs: env.duration('LB_COOLDOWN_MS', 500, { min: 50, max: 600_000 }),
       readinessIntervalMs: env.duration('LB_READINESS_INTERVAL_MS', 500, { min: 50, max: 600_000 }),
       connections: env.integer('LB_UPSTREAM_CONNECTIONS', 256, { min: 1, max: 65_536 }),
       connectTimeoutMs: env.duration('LB_UPSTREAM_CONNECT_TIMEOUT_MS', 3_000, { min: 100, max: 60_000 }),

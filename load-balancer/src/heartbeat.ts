@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { responseOnSocket, sendErrorJson } from '@titanium/service-kit';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 export const HEARTBEAT_PATH = '/api/ws-heartbeat';
@@ -38,14 +39,7 @@ export class Heartbeat {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#server.clients.size + this.#pending >= this.#options.maxConnections) {
-      const body = JSON.stringify({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: 'Too many heartbeat connections',
-      });
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      sendErrorJson(responseOnSocket(req, socket), 503, 'Too many heartbeat connections');
       return;
     }
     this.#pending++;

@@ -1,10 +1,10 @@
+import { classifyFailure, errorCode, type UpstreamPool } from '@titanium/service-kit';
 import { Agent, request } from 'undici';
-import type { UpstreamGroup } from './upstream-group.js';
 
 export interface StatsSource {
   /** Key in the combined answer, and the key the service wraps its block in. */
   key: string;
-  group: UpstreamGroup;
+  pool: UpstreamPool;
 }
 
 type Block = Record<string, unknown>;
@@ -47,9 +47,9 @@ export class StatsFanout {
     return result;
   }
 
-  async #fetch({ key, group }: StatsSource): Promise<Block> {
-    const target = group.pick();
-    if (!target) return offline(`no reachable ${group.name} target`);
+  async #fetch({ key, pool }: StatsSource): Promise<Block> {
+    const target = pool.pick();
+    if (!target) return offline(`no reachable ${pool.name} target`);
     try {
       const res = await request(`${target.url}/stats`, {
         dispatcher: this.#agent,
@@ -61,21 +61,20 @@ export class StatsFanout {
         return offline(`HTTP ${res.statusCode}`);
       }
       const body: unknown = await res.body.json();
-      group.succeeded(target);
+      pool.succeeded(target);
       if (!isObject(body)) return offline('answer is not a JSON object');
       const inner = body[key];
       if (isObject(inner)) return inner;
       const values = Object.values(body);
       return values.length === 1 && isObject(values[0]) ? values[0] : body;
     } catch (err) {
-      const error = err as Error & { code?: string };
+      const error = err as Error;
       if (error.name === 'TimeoutError' || error.name === 'AbortError') {
         return offline(`no answer within ${this.#timeoutMs} ms`);
       }
-      if (error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || error.code === 'UND_ERR_SOCKET') {
-        group.failed(target, error);
-      }
-      return offline(error.code ? `${error.code}: ${error.message}` : error.message);
+      if (classifyFailure(error) === 'connection') pool.failed(target, error);
+      const code = errorCode(error);
+      return offline(code ? `${code}: ${error.message}` : error.message);
     }
   }
 

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { REQUEST_ID_HEADER } from './request-id.js';
@@ -19,6 +19,28 @@ export interface ErrorBody {
 
 export function errorBody(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+/**
+ * Writes `{statusCode, error, message}` on a raw response, for answers given outside Fastify's
+ * routing (the load balancer's fast path, a proxied call, an upgrade refused on its socket).
+ * `headers` is a flat name/value list added to the answer.
+ */
+export function sendErrorJson(
+  res: ServerResponse,
+  statusCode: number,
+  message: string,
+  headers: readonly string[] = [],
+): void {
+  const text = JSON.stringify(errorBody(statusCode, message));
+  res.writeHead(statusCode, [
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(text)),
+    ...headers,
+  ]);
+  res.end(text);
 }
 
 function statusOf(err: FastifyError): number {

@@ -20,14 +20,41 @@ export {
   type StatsFields,
   wrapStats,
 } from './create-service.js';
-export { type ErrorBody, errorBody, errors } from './errors.js';
+export { type ErrorBody, errorBody, errors, sendErrorJson } from './errors.js';
 export { HISTOGRAM_BUCKETS, LatencyHistogram } from './latency-histogram.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
 export { createMetrics, DURATION_BUCKETS, type ServiceMetrics } from './metrics.js';
 export { contentSecurityPolicy, type PagePolicyOptions, pageSecurityHeaders } from './page-security.js';
+export {
+  type ProxyCall,
+  type ProxyObserver,
+  type ProxyOutcome,
+  type ProxyRoute,
+  proxyRequest,
+} from './proxy-request.js';
+export { UpgradeProxy } from './proxy-upgrade.js';
 export { OptionalRedis, type RedisOptions } from './redis.js';
 export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 export { hasRepeatedHost, REPEATED_HOST } from './request-input.js';
 export { type RunOptions, runService } from './run-service.js';
+export { hasBody, responseOnSocket } from './socket-response.js';
 export { TrafficCounters } from './traffic-counters.js';
 export { discardUnreadBody, LINGER_MS } from './unread-body.js';
+export {
+  classifyFailure,
+  describeFailure,
+  errorCode,
+  isTimeout,
+  type UpstreamFailure,
+  upstreamError,
+} from './upstream-errors.js';
+export { type Forwarding, HOP_BY_HOP, peerAddress, requestHeadersFor, responseHeadersFor } from './upstream-headers.js';
+export {
+  BALANCING_STRATEGIES,
+  type BalancingStrategy,
+  POOL_DEFAULTS,
+  type TargetState,
+  UpstreamPool,
+  type UpstreamPoolOptions,
+  UpstreamTarget,
+} from './upstream-pool.js';

@@ -1,0 +1,159 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { freePort, rawExchange } from '@titanium/test-support';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startLb } from './helpers.js';
+
+const open: { close(): Promise<unknown> | unknown }[] = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+});
+
+interface Named {
+  url: string;
+  port: number;
+  /** Request ids of the upgrades it accepted. */
+  upgradeIds: (string | undefined)[];
+  /** Plain requests it answered. */
+  readonly requests: number;
+}
+
+/**
+ * A target that tells who it is: plain requests get `x-upstream: <name>`, and so does the 101 of a
+ * WebSocket upgrade, after which it echoes every message.
+ */
+async function startNamed(name: string, port = 0): Promise<Named & { server: Server }> {
+  const upgradeIds: (string | undefined)[] = [];
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
+    res.end(name);
+  });
+  const sockets = new WebSocketServer({ noServer: true });
+  sockets.on('headers', (headers) => headers.push(`x-upstream: ${name}`));
+  server.on('upgrade', (req, socket, head) => {
+    upgradeIds.push(req.headers['x-request-id']?.toString());
+    sockets.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data) => ws.send(`${name}:${data}`)));
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  const actual = (server.address() as AddressInfo).port;
+  const named = {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    upgradeIds,
+    server,
+    get requests() {
+      return requests;
+    },
+  };
+  open.push({
+    close: () => {
+      for (const ws of sockets.clients) ws.terminate();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  });
+  return named;
+}
+
+const UPGRADE =
+  'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+
+/** Status and where it went, for a request-target sent as plain HTTP or as a WebSocket upgrade. */
+async function answer(port: number, target: string, upgrade: boolean) {
+  const exchange = await rawExchange(
+    port,
+    `GET ${target} HTTP/1.1\r\nHost: lb\r\n${upgrade ? UPGRADE : 'Connection: close\r\n'}\r\n`,
+    { quietMs: 150 },
+  );
+  const head = exchange.text.split('\r\n\r\n')[0] ?? '';
+  return {
+    status: exchange.statuses[0],
+    upstream: /\r\nx-upstream: (\S+)/i.exec(head)?.[1] ?? 'load-balancer',
+    location: /\r\nlocation: (\S+)/i.exec(head)?.[1],
+  };
+}
+
+describe('WebSocket upgrades', () => {
+  it('go where the same request-target goes over plain HTTP: /blog, /blog/, /api/..., / and *', async () => {
+    const [api, blog, dashboard] = await Promise.all(['api', 'blog', 'dashboard'].map((name) => startNamed(name)));
+    const lb = await startLb({
+      API_GATEWAY_URL: api?.url ?? '',
+      BLOG_SERVICE_URL: blog?.url ?? '',
+      DASHBOARD_UI_URL: dashboard?.url ?? '',
+    });
+    open.push(lb.app);
+    const expected = {
+      '/blog': { status: 308, upstream: 'load-balancer', location: '/blog/' },
+      '/blog?x=1': { status: 308, upstream: 'load-balancer', location: '/blog/?x=1' },
+      '/blog/': { upstream: 'blog' },
+      '/blog/live': { upstream: 'blog' },
+      '/api/live': { upstream: 'api' },
+      '/api': { upstream: 'api' },
+      '/': { upstream: 'dashboard' },
+      '/live-reload': { upstream: 'dashboard' },
+      '/lb-health': { status: 200, upstream: 'load-balancer' },
+      '*': { upstream: 'load-balancer' },
+      'http://lb/api/x': { upstream: 'load-balancer' },
+    };
+    for (const [target, where] of Object.entries(expected)) {
+      const plain = await answer(lb.port, target, false);
+      const upgraded = await answer(lb.port, target, true);
+      expect(plain, target).toMatchObject(where);
+      expect({ ...upgraded, status: plain.status }, target).toEqual(plain);
+      if (plain.upstream === 'load-balancer') expect(upgraded.status, target).toBe(plain.status);
+      else expect(upgraded.status, target).toBe(101);
+    }
+  });
+
+  it('carry an X-Request-Id to the target, the same one the client gets back', async () => {
+    const api = await startNamed('api');
+    const lb = await startLb({ API_GATEWAY_URL: api.url });
+    open.push(lb.app);
+    const ws = new WebSocket(`ws://127.0.0.1:${lb.port}/api/live`);
+    const upgraded = once(ws, 'upgrade') as Promise<[{ headers: Record<string, string> }]>;
+    await once(ws, 'open');
+    const [response] = await upgraded;
+    ws.send('hi');
+    const [reply] = await once(ws, 'message');
+    ws.close();
+    expect(String(reply)).toBe('api:hi');
+    const id = response.headers['x-request-id'];
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(api.upgradeIds).toEqual([id]);
+
+    const named = new WebSocket(`ws://127.0.0.1:${lb.port}/api/live`, { headers: { 'x-request-id': 'upgrade-7' } });
+    await once(named, 'open');
+    named.close();
+    expect(api.upgradeIds.at(-1)).toBe('upgrade-7');
+  });
+
+  it('to a dead target get a JSON 502 and count against its health like any request', async () => {
+    const port = await freePort();
+    // Probes far apart: a target taken out stays out for the whole test.
+    const lb = await startLb({ API_GATEWAY_URL: `http://127.0.0.1:${port}`, LB_COOLDOWN_MS: '60000' });
+    open.push(lb.app);
+    for (let i = 0; i < 2; i++) {
+      const refused = await rawExchange(lb.port, `GET /api/live HTTP/1.1\r\nHost: lb\r\n${UPGRADE}\r\n`);
+      expect(refused.statuses).toEqual([502]);
+      expect(refused.closed).toBe(true);
+      const body = refused.text.slice(refused.text.indexOf('\r\n\r\n') + 4);
+      expect(JSON.parse(body)).toEqual({
+        statusCode: 502,
+        error: 'Bad Gateway',
+        message: 'Upstream api-gateway is unavailable',
+      });
+      expect(refused.text).toMatch(/\r\ncontent-type: application\/json/i);
+    }
+    // Two failed upgrades took the target out: once it listens, it gets nothing until a probe says so.
+    const revived = await startNamed('api', port);
+    const res = await fetch(`${lb.url}/api/posts`);
+    expect(res.status).toBe(502);
+    expect(revived.requests).toBe(0);
+    expect(revived.upgradeIds).toEqual([]);
+  });
+});
