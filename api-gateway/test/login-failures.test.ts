@@ -12,6 +12,8 @@ import {
 } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../src/config.js';
+import { LoginFailures } from '../src/login-failures.js';
+import { LOCAL_KEYS } from '../src/rate-limit-store.js';
 
 // Brute force against one username from many addresses, with the real auth and user services
 // behind two gateways that share Redis, and the load balancer in front of one of them.
@@ -215,5 +217,51 @@ describe('failed logins per username', () => {
     expect(() => loadConfig(readConfig, { TRUSTED_PROXY_ADDRESSES: 'the-load-balancer' })).toThrow(
       /TRUSTED_PROXY_ADDRESSES must be a comma-separated list of IP addresses/,
     );
+  });
+});
+
+describe('failed logins counted in the process', () => {
+  /** One login attempt that fails (401) or succeeds; false when it was answered 429 instead. */
+  async function attempt(failures: LoginFailures, username: string, failed: boolean): Promise<boolean> {
+    const admission = await failures.admit(username);
+    if (admission.allowed) await admission.settle(failed);
+    return admission.allowed;
+  }
+
+  it('gives back the place of an attempt that did not fail', async () => {
+    const failures = new LoginFailures(undefined, { max: 2, windowMs: 60_000 });
+    for (let i = 0; i < 5; i++) expect(await attempt(failures, 'alice', false)).toBe(true);
+    expect(await attempt(failures, 'alice', true)).toBe(true);
+    expect(await attempt(failures, 'alice', true)).toBe(true);
+    expect(await attempt(failures, 'alice', false)).toBe(false);
+    expect(failures.limited).toBe(1);
+  });
+
+  it('grants no extra guess when an attempt is settled after its window has ended', async () => {
+    const failures = new LoginFailures(undefined, { max: 1, windowMs: 1000 });
+    const late = await failures.admit('bob');
+    await sleep(1100);
+    // The next window has begun with this attempt; the late give-back must not free its place.
+    expect(await attempt(failures, 'bob', true)).toBe(true);
+    if (late.allowed) await late.settle(false);
+    expect(await attempt(failures, 'bob', true)).toBe(false);
+  });
+
+  it('grants no extra guess when an attempt is settled after its username was dropped', async () => {
+    const failures = new LoginFailures(undefined, { max: 1, windowMs: 60_000 });
+    const dropped = await failures.admit('carol');
+    for (let i = 0; i < LOCAL_KEYS; i++) await failures.admit(`other-${i}`);
+    if (dropped.allowed) await dropped.settle(false);
+    expect(await attempt(failures, 'carol', true)).toBe(true);
+    expect(await attempt(failures, 'carol', true)).toBe(false);
+  });
+
+  it(`remembers at most ${LOCAL_KEYS} usernames however many are tried, the most recent kept`, async () => {
+    const failures = new LoginFailures(undefined, { max: 1, windowMs: 60_000 });
+    for (let i = 0; i < 20_000; i++) await attempt(failures, `user-${i}`, true);
+    expect(await attempt(failures, 'user-19999', true)).toBe(false);
+    expect(await attempt(failures, `user-${20_000 - LOCAL_KEYS + 1}`, true)).toBe(false);
+    // Dropped to keep memory bounded: its count starts again.
+    expect(await attempt(failures, 'user-0', true)).toBe(true);
   });
 });

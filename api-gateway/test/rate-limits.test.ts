@@ -7,6 +7,7 @@ import {
   tokenFor,
 } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FallbackLimiter, LOCAL_KEYS } from '../src/rate-limit-store.js';
 import { type EchoServer, startEcho } from './upstreams.js';
 
 const SECRET = 'rate-limit-test-secret-that-is-long-enough-0123';
@@ -183,5 +184,21 @@ describe('rate limits', () => {
     expect(await statuses(times(LIMIT, () => login(first, again)))).toEqual([200, 200, 200]);
     expect((await login(second, again)).status).toBe(429);
     expect((await limitStats(first)).service_status).toBe('online');
+  });
+});
+
+describe('counters kept in the process', () => {
+  it(`keep at most ${LOCAL_KEYS} keys however many arrive, dropping the least recently used`, async () => {
+    const limiter = new FallbackLimiter(undefined, { keyPrefix: 'test', points: 1, windowMs: 60_000 });
+    await limiter.take('busy');
+    for (let i = 0; i < 20_000; i++) {
+      await limiter.take(`client-${i}`);
+      if (i % 1000 === 0) await limiter.take('busy');
+    }
+    expect(limiter.localKeys).toBe(LOCAL_KEYS);
+    expect((await limiter.take('busy')).count).toBe(22);
+    expect((await limiter.take('client-19999')).count).toBe(2);
+    // Dropped, so counted afresh.
+    expect((await limiter.take('client-0')).count).toBe(1);
   });
 });
