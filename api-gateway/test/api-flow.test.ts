@@ -1,3 +1,4 @@
+import type { WrappedStats } from '@titanium/service-kit';
 import { type RedisServer, rawUpload, type Stack, startRedis, startStack } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -144,11 +145,7 @@ describe('public API through the whole stack', () => {
 
   it('keeps serving users while Redis is down and uses the cache again once it is back', async () => {
     const userStats = async () =>
-      (
-        (await (await fetch(`${stack.url('user-service')}/stats`)).json()) as {
-          user_service: { service_status: string; cache: { status: string; hit_ratio: number } };
-        }
-      ).user_service;
+      ((await (await fetch(`${stack.url('user-service')}/stats`)).json()) as WrappedStats<'user_service'>).user_service;
     await call('GET', `/users/${alice.username}`);
     await redis.stop();
     for (let i = 0; i < 5; i++) expect((await call('GET', `/users/${alice.username}`)).status).toBe(200);

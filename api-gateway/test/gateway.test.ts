@@ -2,30 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GatewayBlock, WrappedStats } from '@titanium/service-kit';
 import { freePort, type RunningService, startService, stopAllProcesses, tokenFor } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIG_BODY_BYTES, type EchoServer, startEcho, startSilent } from './upstreams.js';
 
 const SECRET = 'gateway-test-secret-that-is-long-enough-0123456789';
 
-interface UpstreamCounters {
-  requests: number;
-  errors: number;
-  avg_response_time_ms: number;
-  p95_response_time_ms: number;
-  failing?: string;
-}
-interface GatewayStats {
-  service_status: string;
-  upstreams: Record<'auth' | 'user' | 'blog', UpstreamCounters>;
-}
-
 function startGateway(env: Record<string, string>): Promise<RunningService> {
   return startService('api-gateway', { JWT_SECRET: SECRET, ...env });
 }
 
-async function statsOf(gateway: RunningService): Promise<GatewayStats> {
-  const body = (await (await fetch(`${gateway.url}/stats`)).json()) as Record<string, GatewayStats>;
+async function statsOf(gateway: RunningService): Promise<GatewayBlock> {
+  const body = (await (await fetch(`${gateway.url}/stats`)).json()) as Partial<WrappedStats<'api-gateway'>>;
   const block = body['api-gateway'];
   if (!block) throw new Error('no api-gateway block in /stats');
   return block;

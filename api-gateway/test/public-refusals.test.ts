@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WrappedStats } from '@titanium/service-kit';
 import { type RunningService, startBackends, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hs256, now } from '../../auth-service/test/tokens.js';
@@ -65,7 +66,7 @@ async function expectJsonError(res: Response, status: number): Promise<{ message
 }
 
 const storedUsers = async () =>
-  ((await (await fetch(`${users.url}/stats`)).json()) as { user_service: { users: number } }).user_service.users;
+  ((await (await fetch(`${users.url}/stats`)).json()) as WrappedStats<'user_service'>).user_service.users;
 
 describe('bad input through the gateway', () => {
   it.each([

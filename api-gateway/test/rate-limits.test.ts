@@ -1,3 +1,4 @@
+import type { GatewayBlock, WrappedStats } from '@titanium/service-kit';
 import {
   type RedisServer,
   type RunningService,
@@ -12,11 +13,6 @@ import { type EchoServer, startEcho } from './upstreams.js';
 
 const SECRET = 'rate-limit-test-secret-that-is-long-enough-0123';
 const LIMIT = 3;
-
-interface LimitStats {
-  service_status: string;
-  rate_limit: { store: 'redis' | 'local'; limited: number; counted_locally: number };
-}
 
 describe('rate limits', () => {
   let redis: RedisServer;
@@ -79,9 +75,9 @@ describe('rate limits', () => {
 
   const times = (n: number, send: () => Promise<Response>) => Array.from({ length: n }, () => send);
 
-  async function limitStats(gateway: RunningService): Promise<LimitStats> {
-    const body = (await (await fetch(`${gateway.url}/stats`)).json()) as Record<string, LimitStats>;
-    return body['api-gateway'] as LimitStats;
+  async function limitStats(gateway: RunningService): Promise<GatewayBlock> {
+    const body = (await (await fetch(`${gateway.url}/stats`)).json()) as WrappedStats<'api-gateway'>;
+    return body['api-gateway'];
   }
 
   async function storeBecomes(gateway: RunningService, store: 'redis' | 'local'): Promise<void> {

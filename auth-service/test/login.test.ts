@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuthBlock, WrappedStats } from '@titanium/service-kit';
 import { type RunningService, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode } from './tokens.js';
@@ -9,14 +10,8 @@ import { decode } from './tokens.js';
 const SECRET = 'login-test-secret-long-enough-for-hs256';
 const ALICE = { username: 'alice', email: 'alice@example.com', password: 'correct horse battery' };
 
-interface AuthStats {
-  service_status: string;
-  logins: { succeeded: number; failed: number; unavailable: number };
-  user_service: { status: string };
-}
-
-async function authStats(base: string): Promise<AuthStats> {
-  return ((await (await fetch(`${base}/stats`)).json()) as { auth: AuthStats }).auth;
+async function authStats(base: string): Promise<AuthBlock> {
+  return ((await (await fetch(`${base}/stats`)).json()) as WrappedStats<'auth'>).auth;
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs = 8_000): Promise<void> {

@@ -1,4 +1,7 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { BlogServiceFields } from '@titanium/service-kit';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { PostStore } from './db.js';
 
 /** How long after a storage fault the service reports itself degraded, unless a later call succeeds. */
 const DEGRADED_FOR_MS = 30_000;
@@ -31,3 +34,37 @@ export class StorageHealth {
     return this.degraded ? this.#lastError : undefined;
   }
 }
+
+export interface PostStorageOptions {
+  store: PostStore;
+  health: StorageHealth;
+}
+
+/**
+ * The post store as a part of the service: its `post_count` and `database` in `/stats`,
+ * `service_status` degraded while it is read-only or a storage fault is recent, `/ready`'s
+ * `database` check, and the file closed with the service.
+ */
+export const postStorage = fp<PostStorageOptions>(
+  async (app: FastifyInstance, { store, health }) => {
+    if (!(store instanceof PostStore)) throw new Error('postStorage: store must be a PostStore');
+    if (!(health instanceof StorageHealth)) throw new Error('postStorage: health must be a StorageHealth');
+    const failing = () => health.degraded || store.readOnly;
+    app.kit.stats.add((): BlogServiceFields => {
+      let postCount: number | null = null;
+      try {
+        postCount = store.count();
+      } catch (err) {
+        app.log.warn({ err }, 'cannot count posts');
+      }
+      return {
+        post_count: postCount,
+        database: { status: postCount === null || failing() ? 'unhealthy' : 'healthy', error: health.lastError },
+      };
+    });
+    app.kit.status.dependsOn('database', () => !failing());
+    app.kit.readiness.add('database', () => store.ping());
+    app.addHook('onClose', async () => store.close());
+  },
+  { name: 'post-storage' },
+);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { BlogServiceBlock, WrappedStats } from '@titanium/service-kit';
 import {
   canMount,
   canMountExt4,
@@ -43,10 +44,9 @@ async function titles(base: string): Promise<string[]> {
   return ((await res.json()) as { title: string }[]).map((post) => post.title);
 }
 
-async function status(base: string): Promise<{ service_status: string; database: { status: string } }> {
+async function status(base: string): Promise<BlogServiceBlock> {
   const res = await fetch(`${base}/stats`);
-  return ((await res.json()) as { blog_service: { service_status: string; database: { status: string } } })
-    .blog_service;
+  return ((await res.json()) as WrappedStats<'blog_service'>).blog_service;
 }
 
 async function retryUntil<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 8_000): Promise<T> {

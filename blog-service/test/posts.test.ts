@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WrappedStats } from '@titanium/service-kit';
 import { base64url, type RunningService, signToken, startService, stopAllProcesses } from '@titanium/test-support';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -353,8 +354,7 @@ describe('the blog page', () => {
 
 describe('stats and storage faults', () => {
   it('reports post_count from the database', async () => {
-    const stats = async () =>
-      ((await (await call('/stats')).json()) as { blog_service: Record<string, unknown> }).blog_service;
+    const stats = async () => ((await (await call('/stats')).json()) as WrappedStats<'blog_service'>).blog_service;
     const before = await stats();
     expect(before.service_status).toBe('online');
     const post = await create(alice, 'Counted');
@@ -385,7 +385,7 @@ describe('stats and storage faults', () => {
       });
       expect((await call('/api/posts')).status).toBe(200);
       expect((await call('/api/posts/1')).status).toBe(200);
-      const stats = (await (await call('/stats')).json()) as { blog_service: Record<string, unknown> };
+      const stats = (await (await call('/stats')).json()) as WrappedStats<'blog_service'>;
       expect(stats.blog_service.service_status).toBe('degraded');
       expect((await call('/ready')).status).toBe(200);
     } finally {
@@ -393,7 +393,7 @@ describe('stats and storage faults', () => {
       other.close();
     }
     await create(alice, 'after the lock');
-    const stats = (await (await call('/stats')).json()) as { blog_service: Record<string, unknown> };
+    const stats = (await (await call('/stats')).json()) as WrappedStats<'blog_service'>;
     expect(stats.blog_service.service_status).toBe('online');
     expect(blog.process.running).toBe(true);
   });

@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import { createService, pageSecurityHeaders } from '@titanium/service-kit';
+import { createService, pageSecurityHeaders, STATS_KEYS } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-
-export const STATS_KEY = 'dashboard_ui';
 
 /** Same-origin only: the page talks to the load balancer it is served through (HTTP and WebSocket). */
 const PAGE_HEADERS = pageSecurityHeaders({ connect: ['ws:', 'wss:'] });
@@ -16,11 +14,8 @@ const HASHED_ASSET = /\/assets\/[^/]+-[A-Za-z0-9_-]{6,}\.[a-z0-9.]+$/;
 
 export function build(config: Config): FastifyInstance {
   const index = join(config.staticDir, 'index.html');
-  const app = createService({
-    config: config.kit,
-    statsKey: STATS_KEY,
-    readinessChecks: { page: () => existsSync(index) },
-  });
+  const app = createService({ config: config.kit, statsKey: STATS_KEYS['dashboard-ui'] });
+  app.kit.readiness.add('page', () => existsSync(index));
 
   app.register(fastifyStatic, {
     root: config.staticDir,

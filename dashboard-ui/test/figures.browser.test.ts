@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsResponse } from '../web/src/stats-types.js';
 
-const ONLINE = { service_status: 'online' };
+const ONLINE = { service_status: 'online' } as const;
 
 function stats(lb: Record<string, unknown> = {}, rest: Partial<StatsResponse> = {}): StatsResponse {
   return {

@@ -85,7 +85,7 @@ describe('overall status', () => {
   });
 
   it('shows the data stores as UNKNOWN when user-service could not say', () => {
-    const unknown = { status: 'unknown', error: 'user-service did not report it' };
+    const unknown = { status: 'unknown', error: 'user-service did not report it' } as const;
     const summary = summarize(stats({ database: unknown, cache: unknown }));
     expect([summary.database, summary.cache]).toEqual(['UNKNOWN', 'UNKNOWN']);
   });

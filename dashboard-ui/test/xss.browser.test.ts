@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import type { ReportingKey } from '@titanium/service-kit';
 import {
   artifactPath,
   launchChromium,
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Services here answer /stats with markup and script in that text; the page must show it as
 // text and run none of it.
 const PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
-const KEYS = ['api-gateway', 'auth', 'user_service', 'blog_service'];
+const KEYS: ReportingKey[] = ['api-gateway', 'auth', 'user_service', 'blog_service'];
 
 describe('dashboard with hostile text in /stats', () => {
   let services: Server;

@@ -1,3 +1,4 @@
+import type { LoadBalancerBlock } from '@titanium/service-kit';
 import { type TrafficBucket, WINDOW_SECONDS } from './stats-window.js';
 
 export interface TrafficTotals {
@@ -5,12 +6,12 @@ export interface TrafficTotals {
   lifetimeCount: number;
   lifetimeMs: number;
   wsConnections: number;
-  scope: 'instance' | 'cluster';
+  scope: LoadBalancerBlock['scope'];
   instances: number;
 }
 
 /** The `load-balancer` block of `/stats`, as ARCHITECTURE.md defines it. */
-export function loadBalancerBlock(totals: TrafficTotals) {
+export function loadBalancerBlock(totals: TrafficTotals): LoadBalancerBlock {
   const { window } = totals;
   const count = window.count;
   return {

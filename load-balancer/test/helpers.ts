@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '@titanium/service-kit';
+import { type StatsAnswer as ContractAnswer, loadConfig } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { type BuildOptions, build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
@@ -84,24 +84,11 @@ export function manualClock(start = 1_800_000_000_000) {
   };
 }
 
-export interface LbBlock {
-  status: string;
-  has_real_traffic: boolean;
-  window_seconds: number;
-  requests_per_second: number;
-  avg_response_time_ms: number;
-  avg_response_time_ms_lifetime: number;
-  p95_response_time_ms: number;
-  p99_response_time_ms: number;
-  success_rate: number;
-  server_error_rate: number;
-  total_requests: number;
-  ws_active_connections: number;
-  scope: string;
-  instances: number;
-}
-
-export type StatsAnswer = { 'load-balancer': LbBlock } & Record<string, Record<string, unknown>>;
+/** The load balancer's `/stats` as the contract defines it, where a fake upstream's block may carry fields of its own. */
+export type StatsAnswer = { [K in keyof ContractAnswer]: ContractAnswer[K] & Record<string, unknown> } & Record<
+  string,
+  Record<string, unknown>
+>;
 
 export async function getStats(base: string): Promise<StatsAnswer> {
   const res = await fetch(`${base}/stats`);

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STATS_KEYS } from '@titanium/service-kit';
 import {
   freePort,
   isListening,
@@ -80,20 +81,13 @@ describe('npm start', () => {
   });
 
   it('lets each service report real counters of its own traffic under its /stats key', async () => {
-    const keys: Record<string, string> = {
-      'user-service': 'user_service',
-      'auth-service': 'auth',
-      'blog-service': 'blog_service',
-      'api-gateway': 'api-gateway',
-      'dashboard-ui': 'dashboard_ui',
-    };
     for (const name of SERVICES.filter((service) => service !== 'load-balancer')) {
       const base = `http://127.0.0.1:${ports[name]}`;
       const before = (await (await fetch(`${base}/stats`)).json()) as Record<string, { requests_total: number }>;
       await fetch(`${base}/no-such-page`);
       await fetch(`${base}/no-such-page`);
       const after = (await (await fetch(`${base}/stats`)).json()) as Record<string, Record<string, unknown>>;
-      const key = keys[name] ?? '';
+      const key = STATS_KEYS[name as keyof typeof STATS_KEYS];
       expect(Object.keys(after), name).toEqual([key]);
       expect(after[key]?.requests_total, name).toBe((before[key]?.requests_total ?? 0) + 2);
     }

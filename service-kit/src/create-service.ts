@@ -6,24 +6,29 @@ import { Lifecycle } from './lifecycle.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import { hasRepeatedHost, installInputRules } from './request-input.js';
+import {
+  type ReadinessCheck,
+  ReadinessRegistry,
+  type StatsCollector,
+  StatsRegistry,
+  StatusRegistry,
+} from './service-parts.js';
+import type { ServiceBlock, ServiceStatus } from './stats-contract.js';
 import { TrafficCounters } from './traffic-counters.js';
 import { discardUnreadBody } from './unread-body.js';
 
-export type ServiceStatus = 'online' | 'degraded';
-export type StatsFields = Record<string, unknown>;
-
 export interface ServiceOptions {
   config: KitConfig;
-  /** Key of the wrapped `/stats` answer: `{"<statsKey>": {...}}`. */
+  /** Key of the wrapped `/stats` answer, `{"<statsKey>": {...}}`: the service's entry in `STATS_KEYS`. */
   statsKey: string;
-  /** Service-specific fields merged into the `/stats` block. */
-  collectStats?: () => StatsFields | Promise<StatsFields>;
   /** The service registers its own `/stats` route instead of the wrapped default one. */
   ownStatsRoute?: boolean;
-  /** `degraded` when the service works but a dependency does not. */
+  /** @deprecated Register the fields with `app.kit.stats.add(collect)` where the part they describe is set up. */
+  collectStats?: StatsCollector;
+  /** @deprecated Register each dependency with `app.kit.status.dependsOn(name, healthy)`. */
   status?: () => ServiceStatus;
-  /** Named checks that must all pass for `/ready` to answer 200 once started. */
-  readinessChecks?: Record<string, () => boolean | Promise<boolean>>;
+  /** @deprecated Register each check with `app.kit.readiness.add(name, check)`. */
+  readinessChecks?: Record<string, ReadinessCheck>;
   /** Server settings (timeouts, trustProxy, …) passed to Fastify. */
   server?: Pick<
     FastifyServerOptions,
@@ -43,6 +48,12 @@ export interface Kit {
   lifecycle: Lifecycle;
   metrics: ServiceMetrics;
   traffic: TrafficCounters;
+  /** Fields the service's parts add to its `/stats` block. */
+  stats: StatsRegistry;
+  /** What `service_status` depends on. */
+  status: StatusRegistry;
+  /** The checks behind `/ready`. */
+  readiness: ReadinessRegistry;
 }
 
 declare module 'fastify' {
@@ -61,6 +72,23 @@ const INFRA = { config: { infra: true } } as const;
  * A Fastify instance with everything a Titanium service shares: JSON logs with request ids,
  * `/health`, `/ready`, `/metrics`, `/stats`, JSON errors and drain-aware keep-alive.
  * It does not listen; `runService` does.
+ *
+ * Assembly flows one way: create the instance, then let each part (a store, a cache, a client),
+ * usually a `fastify-plugin` plugin, register what it owns on `app.kit`:
+ * - `app.kit.stats.add(() => ({ cache: cache.stats() }))`: fields of the `/stats` block, typed
+ *   against `stats-contract.ts`; collected on each `GET /stats`, merged in the order added, after
+ *   `service_status`, `uptime_seconds` and the traffic figures.
+ * - `app.kit.status.dependsOn('cache', () => cache.healthy)`: `service_status` is `degraded` while
+ *   any dependency answers false (asked after the fields are collected).
+ * - `app.kit.readiness.add('database', () => store.isOpen)`: `/ready` answers 200 only once started
+ *   and while every check passes, and lists each check's result.
+ * - `app.addHook('onClose', …)`: releasing what the part opened.
+ * A name registered twice, or a check that is not a function, throws at once.
+ *
+ * ```ts
+ * const app = createService({ config: config.kit, statsKey: STATS_KEYS['user-service'] });
+ * app.register(userCache, config.cache); // adds `cache`, depends on it, closes Redis
+ * ```
  */
 export function createService(options: ServiceOptions): FastifyInstance {
   const { config, statsKey } = options;
@@ -88,8 +116,15 @@ export function createService(options: ServiceOptions): FastifyInstance {
     lifecycle: new Lifecycle(),
     metrics: createMetrics(config.name),
     traffic: new TrafficCounters(),
+    stats: new StatsRegistry(),
+    status: new StatusRegistry(),
+    readiness: new ReadinessRegistry(),
   };
   app.decorate('kit', kit);
+  const { collectStats, status, readinessChecks } = options;
+  if (collectStats) kit.stats.add(collectStats);
+  if (status) kit.status.dependsOn('service', () => status() === 'online');
+  for (const [name, check] of Object.entries(readinessChecks ?? {})) kit.readiness.add(name, check);
   installErrorHandling(app);
   installInputRules(app);
 
@@ -135,20 +170,11 @@ export function createService(options: ServiceOptions): FastifyInstance {
 
   app.get('/health', INFRA, async () => ({ status: 'ok' }));
 
-  const checks = Object.entries(options.readinessChecks ?? {});
   app.get('/ready', INFRA, async (_request, reply) => {
     const state = kit.lifecycle.state;
     if (state !== 'ready') return reply.code(503).send({ status: state });
-    const results: Record<string, boolean> = {};
-    let ok = true;
-    for (const [name, check] of checks) {
-      const passed = await Promise.resolve()
-        .then(check)
-        .catch(() => false);
-      results[name] = passed;
-      ok &&= passed;
-    }
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unready', checks: results });
+    const { ready, checks } = await kit.readiness.run();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unready', checks });
   });
 
   app.get('/metrics', INFRA, async (_request, reply) => {
@@ -158,20 +184,15 @@ export function createService(options: ServiceOptions): FastifyInstance {
 
   if (!options.ownStatsRoute) {
     app.get('/stats', INFRA, async () => {
-      const extra = options.collectStats ? await options.collectStats() : {};
-      return wrapStats(statsKey, {
-        service_status: options.status?.() ?? 'online',
+      const fields = await kit.stats.collect();
+      const block: ServiceBlock = {
+        service_status: kit.status.current(),
         uptime_seconds: Math.round((Date.now() - kit.lifecycle.startedAt) / 1000),
         ...kit.traffic.snapshot(),
-        ...extra,
-      });
+      };
+      return { [statsKey]: { ...block, ...fields } };
     });
   }
 
   return app;
-}
-
-/** The wrapped `/stats` answer every service gives: `{"<key>": {...}}`. */
-export function wrapStats<T extends { service_status: string }>(key: string, block: T): Record<string, T> {
-  return { [key]: block };
 }

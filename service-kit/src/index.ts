@@ -12,14 +12,7 @@ export {
   readKitConfig,
   readRedisUrl,
 } from './config.js';
-export {
-  createService,
-  type Kit,
-  type ServiceOptions,
-  type ServiceStatus,
-  type StatsFields,
-  wrapStats,
-} from './create-service.js';
+export { createService, type Kit, type ServiceOptions } from './create-service.js';
 export { type ErrorBody, errorBody, errors, sendErrorJson } from './errors.js';
 export { HISTOGRAM_BUCKETS, LatencyHistogram } from './latency-histogram.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
@@ -37,7 +30,44 @@ export { OptionalRedis, type RedisOptions } from './redis.js';
 export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 export { hasRepeatedHost, REPEATED_HOST } from './request-input.js';
 export { type RunOptions, runService } from './run-service.js';
+export {
+  type DependencyCheck,
+  type ReadinessCheck,
+  ReadinessRegistry,
+  type StatsCollector,
+  type StatsFields,
+  StatsRegistry,
+  StatusRegistry,
+} from './service-parts.js';
 export { hasBody, responseOnSocket } from './socket-response.js';
+export {
+  type AuthBlock,
+  type AuthFields,
+  type BlogServiceBlock,
+  type BlogServiceFields,
+  type CacheStatus,
+  type DatabaseStatus,
+  type GatewayBlock,
+  type GatewayFields,
+  type GatewayUpstreamFigures,
+  type GatewayUpstreamName,
+  type LoadBalancerBlock,
+  type OfflineBlock,
+  type Reported,
+  type ReportingKey,
+  type ServiceAnswers,
+  type ServiceBlock,
+  type ServiceStatus,
+  STATS_KEYS,
+  type StatsAnswer,
+  type StatsKey,
+  type StoreHealth,
+  type TrafficFields,
+  type UnknownStore,
+  type UserServiceBlock,
+  type UserServiceFields,
+  type WrappedStats,
+} from './stats-contract.js';
 export { TrafficCounters } from './traffic-counters.js';
 export { discardUnreadBody, LINGER_MS } from './unread-body.js';
 export {

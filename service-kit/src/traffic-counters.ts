@@ -1,9 +1,11 @@
+import type { TrafficFields } from './stats-contract.js';
+
 /** Lifetime counters of a service's own traffic: O(1) per request, fixed memory. */
 export class TrafficCounters {
   #requests = 0;
   #inFlight = 0;
   #aborted = 0;
-  #byClass = [0, 0, 0, 0, 0];
+  readonly #byClass: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   #totalMs = 0;
   #maxMs = 0;
 
@@ -23,7 +25,7 @@ export class TrafficCounters {
     if (elapsedMs > this.#maxMs) this.#maxMs = elapsedMs;
   }
 
-  snapshot() {
+  snapshot(): TrafficFields {
     const completed = this.#requests - this.#inFlight;
     const [c1, c2, c3, c4, c5] = this.#byClass;
     return {

@@ -1,8 +1,14 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, readKitConfig } from '../src/config.js';
-import { createService } from '../src/create-service.js';
+import { createService, type ServiceOptions } from '../src/create-service.js';
 import { errors } from '../src/errors.js';
+
+const config = loadConfig((env) => readKitConfig(env, 'svc', 'SVC_PORT', 0), { LOG_LEVEL: 'silent' });
+
+function bare(options: Partial<ServiceOptions> = {}) {
+  return createService({ config, statsKey: 'svc', ...options });
+}
 
 function service(logLines: string[] = []) {
   const logStream = new PassThrough();
@@ -53,6 +59,113 @@ describe('createService', () => {
     expect(res.json()).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' });
     expect(res.body).not.toContain('secret');
     expect(lines.join('\n')).toContain("Cannot read properties of undefined (reading 'secret')");
+    await app.close();
+  });
+});
+
+describe('parts registering on app.kit', () => {
+  it('adds the /stats fields of each part after the common ones, in the order the parts were registered', async () => {
+    const app = bare();
+    app.register(async (part) => part.kit.stats.add(() => ({ database: { status: 'healthy' } })));
+    app.register(async (part) => part.kit.stats.add(async () => ({ cache: { status: 'unhealthy', hit_ratio: 0.5 } })));
+    const block = (await app.inject('/stats')).json().svc;
+    expect(Object.keys(block)).toEqual([
+      'service_status',
+      'uptime_seconds',
+      'requests_total',
+      'requests_in_flight',
+      'responses',
+      'avg_response_time_ms',
+      'max_response_time_ms',
+      'database',
+      'cache',
+    ]);
+    expect(block).toMatchObject({ database: { status: 'healthy' }, cache: { status: 'unhealthy', hit_ratio: 0.5 } });
+    await app.close();
+  });
+
+  it('reports degraded while a dependency is unhealthy or its check throws, online once all are healthy', async () => {
+    const app = bare();
+    let cacheUp = false;
+    let databaseFails = false;
+    app.kit.status.dependsOn('cache', () => cacheUp);
+    app.kit.status.dependsOn('database', () => {
+      if (databaseFails) throw new Error('closed');
+      return true;
+    });
+    const status = async () => (await app.inject('/stats')).json().svc.service_status;
+    expect(await status()).toBe('degraded');
+    cacheUp = true;
+    expect(await status()).toBe('online');
+    databaseFails = true;
+    expect(await status()).toBe('degraded');
+    await app.close();
+  });
+
+  it('asks for the service status after collecting the fields, so a field collector can refresh what it depends on', async () => {
+    const app = bare();
+    let healthy = false;
+    app.kit.stats.add(() => {
+      healthy = true;
+      return {};
+    });
+    app.kit.status.dependsOn('store', () => healthy);
+    expect((await app.inject('/stats')).json().svc.service_status).toBe('online');
+    await app.close();
+  });
+
+  it('answers /ready 503 naming the failing checks, and 200 once every check passes', async () => {
+    const app = bare();
+    let open = false;
+    let pageMissing = true;
+    app.kit.readiness.add('database', () => open);
+    app.kit.readiness.add('page', async () => {
+      if (pageMissing) throw new Error('missing');
+      return true;
+    });
+    await app.ready();
+    expect((await app.inject('/ready')).json()).toEqual({ status: 'starting' });
+    app.kit.lifecycle.markReady();
+    let res = await app.inject('/ready');
+    expect([res.statusCode, res.json()]).toEqual([
+      503,
+      { status: 'unready', checks: { database: false, page: false } },
+    ]);
+    open = true;
+    pageMissing = false;
+    res = await app.inject('/ready');
+    expect([res.statusCode, res.json()]).toEqual([200, { status: 'ready', checks: { database: true, page: true } }]);
+    await app.close();
+  });
+
+  it('refuses a name registered twice and a check that is not a function, with a message naming it', async () => {
+    const app = bare();
+    app.kit.readiness.add('database', () => true);
+    expect(() => app.kit.readiness.add('database', () => true)).toThrow(
+      'a readiness check "database" is registered twice',
+    );
+    app.kit.status.dependsOn('cache', () => true);
+    expect(() => app.kit.status.dependsOn('cache', () => true)).toThrow(
+      'a service_status dependency "cache" is registered twice',
+    );
+    expect(() => app.kit.status.dependsOn('', () => true)).toThrow('a service_status dependency needs a name; got ""');
+    expect(() => app.kit.stats.add('cache' as never)).toThrow('a /stats collector must be a function; got string');
+    await app.close();
+  });
+
+  it('still takes collectStats, status and readinessChecks as options', async () => {
+    const app = bare({
+      collectStats: () => ({ upstreams: { auth: { requests: 0 } } }),
+      status: () => 'degraded',
+      readinessChecks: { upstream: () => false },
+    });
+    await app.ready();
+    app.kit.lifecycle.markReady();
+    expect((await app.inject('/stats')).json().svc).toMatchObject({
+      service_status: 'degraded',
+      upstreams: { auth: { requests: 0 } },
+    });
+    expect((await app.inject('/ready')).json()).toEqual({ status: 'unready', checks: { upstream: false } });
     await app.close();
   });
 });

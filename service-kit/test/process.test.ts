@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { ServiceBlock } from '@titanium/service-kit';
 import { freePort, isListening, type ManagedProcess, startProcess, stopAllProcesses } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -36,7 +37,7 @@ function get(url: string, agent?: Agent): Promise<{ status: number; body: string
 }
 
 interface KitStats {
-  kit_service: { requests_total: number; avg_response_time_ms: number; responses: Record<string, number> };
+  kit_service: ServiceBlock;
 }
 
 afterEach(stopAllProcesses);

@@ -1,13 +1,13 @@
-import type { OptionalRedis } from '@titanium/service-kit';
+import { type CacheStatus, OptionalRedis } from '@titanium/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { CacheConfig } from './config.js';
 import type { PublicUser } from './db.js';
 
-export interface CacheStats {
-  status: 'healthy' | 'unhealthy';
-  /** Share of lookups answered from Redis since start; 0 before the first lookup. */
-  hit_ratio: number;
-  hits: number;
-  misses: number;
-  configured: boolean;
+declare module 'fastify' {
+  interface FastifyInstance {
+    userCache: UserCache;
+  }
 }
 
 const key = (username: string) => `user:${username}`;
@@ -61,7 +61,7 @@ export class UserCache {
     void this.#redis?.attempt((client) => client.set(key(user.username), value, 'EX', this.#ttlSeconds));
   }
 
-  stats(): CacheStats {
+  stats(): CacheStatus {
     const lookups = this.#hits + this.#misses;
     return {
       status: this.healthy ? 'healthy' : 'unhealthy',
@@ -76,3 +76,30 @@ export class UserCache {
     await this.#redis?.close();
   }
 }
+
+/**
+ * The cache as a part of the service: its `cache` in `/stats`, `service_status` degraded while Redis
+ * is absent or failing, Redis closed with the service. Decorates `app.userCache`.
+ */
+export const userCache = fp<CacheConfig>(
+  async (app: FastifyInstance, { redisUrl, commandTimeoutMs, ttlSeconds }) => {
+    if (redisUrl !== undefined && typeof redisUrl !== 'string') {
+      throw new Error(`userCache: redisUrl must be a URL or undefined; got ${typeof redisUrl}`);
+    }
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+      throw new Error(`userCache: ttlSeconds must be a whole number of seconds; got ${JSON.stringify(ttlSeconds)}`);
+    }
+    const redis = redisUrl
+      ? new OptionalRedis(redisUrl, app.log.child({ component: 'redis' }), { commandTimeoutMs })
+      : undefined;
+    const cache = new UserCache(redis, ttlSeconds);
+    app.decorate('userCache', cache);
+    app.kit.stats.add(() => ({ cache: cache.stats() }));
+    app.kit.status.dependsOn('cache', () => cache.healthy);
+    if (!redis) {
+      app.addHook('onReady', async () => app.log.info('no REDIS_URL or REDIS_HOST, so running without a cache'));
+    }
+    app.addHook('onClose', () => cache.close());
+  },
+  { name: 'user-cache' },
+);

@@ -1,8 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { UserServiceFields } from '@titanium/service-kit';
 import Database from 'better-sqlite3';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { DatabaseConfig } from './config.js';
 import { userErrors } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The SQLite store behind the routes, for maintenance work such as backups. */
+    userStore: UserStore;
+  }
+}
 
 export interface PublicUser {
   id: number;
@@ -277,3 +287,33 @@ export class UserStore {
     }
   }
 }
+
+/**
+ * The store as a part of the service: opened once the service is ready and closed with it, its
+ * `users` and `database` in `/stats`, `service_status` degraded while SQLite fails, and `/ready`'s
+ * `database` check. Decorates `app.userStore`.
+ */
+export const userStore = fp<DatabaseConfig>(
+  async (app: FastifyInstance, config) => {
+    if (typeof config.path !== 'string' || config.path === '') {
+      throw new Error(`userStore: path must be the database file; got ${JSON.stringify(config.path)}`);
+    }
+    if (!Number.isFinite(config.busyTimeoutMs) || config.busyTimeoutMs < 0) {
+      throw new Error(`userStore: busyTimeoutMs must be a duration in ms; got ${JSON.stringify(config.busyTimeoutMs)}`);
+    }
+    const store = new UserStore(config);
+    app.decorate('userStore', store);
+    app.kit.stats.add((): Pick<UserServiceFields, 'users' | 'database'> => {
+      store.recheck();
+      return { users: store.countUsers(), database: { status: store.healthy ? 'healthy' : 'unhealthy' } };
+    });
+    app.kit.status.dependsOn('database', () => store.healthy);
+    app.kit.readiness.add('database', () => store.isOpen);
+    app.addHook('onReady', async () => {
+      store.open();
+      app.log.info({ database: config.path }, 'user database open');
+    });
+    app.addHook('onClose', async () => store.close());
+  },
+  { name: 'user-store' },
+);

@@ -2,17 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '@titanium/service-kit';
+import { loadConfig, type UserServiceBlock, type WrappedStats } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
-
-export interface UserStats {
-  service_status: string;
-  users: number | null;
-  database: { status: string };
-  cache: { status: string; hit_ratio: number; hits: number; misses: number; configured: boolean };
-}
 
 /** A directory for one test's database files, removed by `cleanup()`. */
 export function tempDir(): { dir: string; dbPath: string; cleanup: () => void } {
@@ -27,12 +20,12 @@ export async function buildUserService(env: Record<string, string>): Promise<Fas
   return app;
 }
 
-export async function statsOf(base: string | FastifyInstance): Promise<UserStats> {
+export async function statsOf(base: string | FastifyInstance): Promise<UserServiceBlock> {
   if (typeof base === 'string') {
     const res = await fetch(`${base}/stats`);
-    return ((await res.json()) as { user_service: UserStats }).user_service;
+    return ((await res.json()) as WrappedStats<'user_service'>).user_service;
   }
-  return (await base.inject('/stats')).json<{ user_service: UserStats }>().user_service;
+  return (await base.inject('/stats')).json<WrappedStats<'user_service'>>().user_service;
 }
 
 export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 8_000): Promise<T> {

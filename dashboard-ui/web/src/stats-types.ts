@@ -1,38 +1,28 @@
-/** The load balancer's `GET /stats` answer (ARCHITECTURE.md, "/stats shape"). */
-export interface LoadBalancerBlock {
-  status?: string;
-  has_real_traffic?: boolean;
-  window_seconds?: number;
-  requests_per_second?: number;
-  avg_response_time_ms?: number;
-  avg_response_time_ms_lifetime?: number;
-  p95_response_time_ms?: number;
-  p99_response_time_ms?: number;
-  success_rate?: number;
-  server_error_rate?: number;
-  total_requests?: number;
-  ws_active_connections?: number;
-  scope?: string;
-  instances?: number;
-}
+import type {
+  CacheStatus,
+  LoadBalancerBlock,
+  OfflineBlock,
+  ServiceBlock as ReportedServiceBlock,
+  ReportingKey,
+  StatsAnswer,
+} from '@titanium/service-kit/stats-contract';
 
-export interface ServiceBlock {
-  service_status?: string;
-  error?: string;
-  [field: string]: unknown;
-}
+/** Any service's block as the page reads it: its status, and why it is offline. */
+export type ServiceBlock = Partial<
+  Pick<ReportedServiceBlock | OfflineBlock, 'service_status'> & Pick<OfflineBlock, 'error'>
+>;
 
-export interface StoreBlock {
-  status?: string;
-  hit_ratio?: number;
-}
+/** user-service's database or cache as the load balancer passes it on. */
+export type StoreBlock = Partial<
+  Pick<StatsAnswer['database'] | StatsAnswer['cache'], 'status'> & Pick<CacheStatus, 'hit_ratio'>
+>;
 
-export interface StatsResponse {
-  'load-balancer'?: LoadBalancerBlock;
-  'api-gateway'?: ServiceBlock;
-  auth?: ServiceBlock;
-  user_service?: ServiceBlock;
-  blog_service?: ServiceBlock;
+/**
+ * The load balancer's `GET /stats` as the page reads it: the kit's contract, with every field
+ * optional because a server may omit any of them (the original stack's does).
+ */
+export type StatsResponse = {
+  'load-balancer'?: Partial<LoadBalancerBlock>;
   database?: StoreBlock;
   cache?: StoreBlock;
-}
+} & { [key in Exclude<ReportingKey, 'load-balancer'>]?: ServiceBlock };

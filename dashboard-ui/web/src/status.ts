@@ -1,3 +1,4 @@
+import type { ReportingKey } from '@titanium/service-kit/stats-contract';
 import type { ServiceBlock, StatsResponse } from './stats-types.js';
 
 export type Overall = 'HEALTHY' | 'DEGRADED' | 'WARNING' | 'IDLE' | 'DISCONNECTED';
@@ -14,7 +15,7 @@ export const SERVICES = [
   { key: 'auth', name: 'Auth Service' },
   { key: 'user_service', name: 'User Service' },
   { key: 'blog_service', name: 'Blog Service' },
-] as const;
+] as const satisfies readonly { key: ReportingKey; name: string }[];
 
 export type ServiceKey = (typeof SERVICES)[number]['key'];
 

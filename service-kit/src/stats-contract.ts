@@ -1,0 +1,169 @@
+/**
+ * The `/stats` contract (ARCHITECTURE.md, "/stats shape"): the key each service wraps its block in,
+ * the fields every block has, each service's own fields, the load balancer's block and its combined
+ * answer. Types and one constant only, so the dashboard's page can import its types without any of
+ * the kit's code.
+ */
+
+/** The key each service wraps its `/stats` block in (`{"<key>": {...}}`), by service name. */
+export const STATS_KEYS = {
+  'load-balancer': 'load-balancer',
+  'api-gateway': 'api-gateway',
+  'auth-service': 'auth',
+  'user-service': 'user_service',
+  'blog-service': 'blog_service',
+  'dashboard-ui': 'dashboard_ui',
+} as const;
+
+export type StatsKey = (typeof STATS_KEYS)[keyof typeof STATS_KEYS];
+
+/** `degraded`: the service answers, but a dependency it needs does not. */
+export type ServiceStatus = 'online' | 'degraded';
+
+/** Lifetime figures of the requests a service served itself, probes left out. */
+export interface TrafficFields {
+  requests_total: number;
+  requests_in_flight: number;
+  /** Completed responses by status class; `aborted`: the client left before the answer was sent. */
+  responses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'aborted', number>;
+  avg_response_time_ms: number;
+  max_response_time_ms: number;
+}
+
+/** The fields every service's block has. */
+export interface ServiceBlock extends TrafficFields {
+  service_status: ServiceStatus;
+  uptime_seconds: number;
+}
+
+export type StoreHealth = 'healthy' | 'unhealthy';
+
+export interface DatabaseStatus {
+  status: StoreHealth;
+  /** What the last storage fault was, while it is reported. */
+  error?: string;
+}
+
+export interface CacheStatus {
+  status: StoreHealth;
+  /** Share of lookups answered from the cache since start (0 to 1); 0 before the first lookup. */
+  hit_ratio: number;
+  hits: number;
+  misses: number;
+  /** False when no Redis is configured. */
+  configured: boolean;
+}
+
+export interface UserServiceFields {
+  /** null while the database cannot be read. */
+  users: number | null;
+  database: DatabaseStatus;
+  cache: CacheStatus;
+}
+
+export interface BlogServiceFields {
+  /** null while the database cannot be read. */
+  post_count: number | null;
+  database: DatabaseStatus;
+}
+
+export interface AuthFields {
+  logins: { succeeded: number; failed: number; unavailable: number };
+  tokens: { verified: number; rejected: number };
+  user_service: { status: 'reachable' | 'unreachable' };
+}
+
+export type GatewayUpstreamName = 'auth' | 'user' | 'blog';
+
+/** What the gateway saw of one upstream since start. */
+export interface GatewayUpstreamFigures {
+  requests: number;
+  /** Requests answered with a 5xx. */
+  errors: number;
+  avg_response_time_ms: number;
+  p95_response_time_ms: number;
+  /** Why the upstream is failing; absent while it answers. */
+  failing?: string;
+}
+
+export interface GatewayFields {
+  upstreams: Record<GatewayUpstreamName, GatewayUpstreamFigures>;
+  rate_limit: {
+    /** Where the counters live right now. */
+    store: 'redis' | 'local';
+    limited: number;
+    /** Requests counted in this process because Redis did not answer. */
+    counted_locally: number;
+    login_failures_limited: number;
+  };
+  /** Present when Redis is configured. */
+  redis?: { status: StoreHealth };
+}
+
+export type UserServiceBlock = ServiceBlock & UserServiceFields;
+export type BlogServiceBlock = ServiceBlock & BlogServiceFields;
+export type AuthBlock = ServiceBlock & AuthFields;
+export type GatewayBlock = ServiceBlock & GatewayFields;
+
+/** Each service's own `/stats` answer, by its key. */
+export interface ServiceAnswers {
+  'api-gateway': GatewayBlock;
+  auth: AuthBlock;
+  user_service: UserServiceBlock;
+  blog_service: BlogServiceBlock;
+  dashboard_ui: ServiceBlock;
+}
+
+/** The wrapped answer a service gives on `GET /stats`. */
+export type WrappedStats<K extends keyof ServiceAnswers> = { [key in K]: ServiceAnswers[K] };
+
+/** The load balancer's own block: API traffic over the window, and lifetime figures. */
+export interface LoadBalancerBlock {
+  status: 'healthy';
+  /** Any counted request or WebSocket activity in the window. */
+  has_real_traffic: boolean;
+  window_seconds: number;
+  requests_per_second: number;
+  avg_response_time_ms: number;
+  avg_response_time_ms_lifetime: number;
+  p95_response_time_ms: number;
+  p99_response_time_ms: number;
+  /** Share of 200–399 answers in the window, in percent; 100 without traffic. */
+  success_rate: number;
+  /** Share of 5xx answers in the window, in percent. */
+  server_error_rate: number;
+  total_requests: number;
+  ws_active_connections: number;
+  /** `cluster` when the figures are summed over every instance in Redis. */
+  scope: 'instance' | 'cluster';
+  instances: number;
+}
+
+/** A service whose `/stats` failed, errored or took longer than the limit. */
+export interface OfflineBlock {
+  service_status: 'offline';
+  error: string;
+}
+
+/** A data store user-service did not report. */
+export interface UnknownStore {
+  status: 'unknown';
+  error: string;
+}
+
+/** A service's block as the load balancer passes it on: its own, or why it could not be had. */
+export type Reported<B> = B | OfflineBlock;
+
+/** The load balancer's `GET /stats`: its own block, every service's block unwrapped, and user-service's stores. */
+export interface StatsAnswer {
+  'load-balancer': LoadBalancerBlock;
+  'api-gateway': Reported<GatewayBlock>;
+  auth: Reported<AuthBlock>;
+  user_service: Reported<UserServiceBlock>;
+  blog_service: Reported<BlogServiceBlock>;
+  database: DatabaseStatus | UnknownStore;
+  cache: CacheStatus | UnknownStore;
+}
+
+/** The services whose blocks the load balancer's answer carries. */
+export type ReportingKey = Exclude<keyof StatsAnswer, 'database' | 'cache'>;
