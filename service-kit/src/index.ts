@@ -29,5 +29,14 @@ export { OptionalRedis, type RedisOptions } from './redis.js';
 export { propagationHeaders, REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 export { hasRepeatedHost, REPEATED_HOST } from './request-input.js';
 export { type RunOptions, runService } from './run-service.js';
+export {
+  databaseEnv,
+  portEnv,
+  portSetting,
+  SERVICES,
+  type ServiceSpec,
+  serviceNamed,
+  urlSetting,
+} from './service-table.js';
 export { TrafficCounters } from './traffic-counters.js';
 export { discardUnreadBody, LINGER_MS } from './unread-body.js';
