@@ -11,25 +11,20 @@ import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import TABLE from '@titanium/service-kit/service-table.json' with { type: 'json' };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXIT_CONFIG = 78;
 
-/**
- * The services in start order (dependencies first); stopped in reverse. `port` is the default.
- * @type {{ name: string, portVar: string, port: number, urlVar?: string }[]}
- */
-const SERVICE_DEFAULTS = [
-  { name: 'user-service', portVar: 'USER_SERVICE_PORT', port: 8001, urlVar: 'USER_SERVICE_URL' },
-  { name: 'auth-service', portVar: 'AUTH_SERVICE_PORT', port: 8002, urlVar: 'AUTH_SERVICE_URL' },
-  { name: 'blog-service', portVar: 'BLOG_SERVICE_PORT', port: 8005, urlVar: 'BLOG_SERVICE_URL' },
-  { name: 'api-gateway', portVar: 'API_GATEWAY_PORT', port: 8000, urlVar: 'API_GATEWAY_URL' },
-  { name: 'dashboard-ui', portVar: 'DASHBOARD_UI_PORT', port: 8080, urlVar: 'DASHBOARD_UI_URL' },
-  { name: 'load-balancer', portVar: 'LB_PORT', port: 7100 },
-];
-
 const env = process.env;
-const SERVICES = SERVICE_DEFAULTS.map((service) => ({ ...service, port: readPort(service.portVar, service.port) }));
+// The service table as data: it needs no build. Its order is the start order (dependencies first);
+// the stop is the other way round.
+const SERVICES = TABLE.services.map(({ name, port, urlVariable }) => ({
+  name,
+  portVar: port.variable,
+  port: readPort(port.variable, port.default),
+  urlVar: urlVariable,
+}));
 /** @param {string} portVar */
 const portOf = (portVar) => SERVICES.find((s) => s.portVar === portVar)?.port;
 const color = process.stdout.isTTY && !env.NO_COLOR;
@@ -222,7 +217,9 @@ async function waitUntilReady(timeoutMs = 60_000) {
       pending.map(async (child) => {
         if (child.ready) return;
         try {
-          const res = await fetch(`http://127.0.0.1:${child.port}/ready`, { signal: AbortSignal.timeout(1000) });
+          const res = await fetch(`http://127.0.0.1:${child.port}${TABLE.probes.ready}`, {
+            signal: AbortSignal.timeout(1000),
+          });
           // Only our own live process counts: another program answering on the port does not.
           child.ready = res.status === 200 && child.proc !== undefined;
         } catch {
@@ -331,12 +328,7 @@ async function main() {
   }
   // Local databases live in the git-ignored .data/ rather than the container path /data,
   // unless a path is given.
-  /** @type {[string, string][]} */
-  const databases = [
-    ['DATABASE_PATH', 'users.db'],
-    ['BLOG_DATABASE_PATH', 'blog.db'],
-  ];
-  for (const [variable, file] of databases) {
+  for (const { variable, file } of TABLE.services.flatMap((s) => s.database ?? [])) {
     const path = env[variable] || join(ROOT, '.data', file);
     childEnv[variable] = path;
     mkdirSync(dirname(path), { recursive: true });

@@ -1,5 +1,13 @@
 import proxyAddr from '@fastify/proxy-addr';
-import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig, readRedisUrl } from '@titanium/service-kit';
+import {
+  type EnvReader,
+  type KitConfig,
+  portSetting,
+  readJwtSecret,
+  readKitConfig,
+  readRedisUrl,
+  urlSetting,
+} from '@titanium/service-kit';
 import type { LoginFailureLimits } from './login-failures.js';
 
 export type UpstreamName = 'auth' | 'user' | 'blog';
@@ -86,11 +94,11 @@ export function readConfig(env: EnvReader): Config {
     );
   }
   return {
-    kit: readKitConfig(env, 'api-gateway', 'API_GATEWAY_PORT', 8000),
+    kit: readKitConfig(env, 'api-gateway', ...portSetting('api-gateway')),
     upstreams: {
-      auth: env.url('AUTH_SERVICE_URL', 'http://localhost:8002'),
-      user: env.url('USER_SERVICE_URL', 'http://localhost:8001'),
-      blog: env.url('BLOG_SERVICE_URL', 'http://localhost:8005'),
+      auth: env.url(...urlSetting('auth-service')),
+      user: env.url(...urlSetting('user-service')),
+      blog: env.url(...urlSetting('blog-service')),
     },
     upstreamTimeouts: {
       connectMs: env.duration('UPSTREAM_CONNECT_TIMEOUT_MS', 1000, { min: 10, max: 60_000 }),

@@ -1,4 +1,11 @@
-import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig } from '@titanium/service-kit';
+import {
+  type EnvReader,
+  type KitConfig,
+  portSetting,
+  readJwtSecret,
+  readKitConfig,
+  urlSetting,
+} from '@titanium/service-kit';
 
 export interface UserServiceConfig {
   url: string;
@@ -16,10 +23,10 @@ export interface Config {
 
 export function readConfig(env: EnvReader): Config {
   return {
-    kit: readKitConfig(env, 'auth-service', 'AUTH_SERVICE_PORT', 8002),
+    kit: readKitConfig(env, 'auth-service', ...portSetting('auth-service')),
     jwtSecret: readJwtSecret(env),
     userService: {
-      url: env.url('USER_SERVICE_URL', 'http://localhost:8001'),
+      url: env.url(...urlSetting('user-service')),
       timeoutMs: env.duration('USER_SERVICE_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
       checkIntervalMs: env.duration('USER_SERVICE_CHECK_INTERVAL_MS', 5000, { min: 100, max: 600_000 }),
     },

@@ -1,4 +1,4 @@
-import { type EnvReader, type KitConfig, readJwtSecret, readKitConfig } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, portSetting, readJwtSecret, readKitConfig } from '@titanium/service-kit';
 
 export interface Config {
   kit: KitConfig;
@@ -12,7 +12,7 @@ export interface Config {
 
 export function readConfig(env: EnvReader): Config {
   return {
-    kit: readKitConfig(env, 'blog-service', 'BLOG_SERVICE_PORT', 8005),
+    kit: readKitConfig(env, 'blog-service', ...portSetting('blog-service')),
     databasePath: env.string('BLOG_DATABASE_PATH', '/data/blog.db'),
     busyTimeoutMs: env.duration('BLOG_DB_BUSY_TIMEOUT_MS', 2000, { max: 60_000 }),
     jwtSecret: readJwtSecret(env),

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { type EnvReader, type KitConfig, readKitConfig } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, portSetting, readKitConfig } from '@titanium/service-kit';
 
 export interface Config {
   kit: KitConfig;
@@ -9,7 +9,7 @@ export interface Config {
 
 export function readConfig(env: EnvReader): Config {
   return {
-    kit: readKitConfig(env, 'dashboard-ui', 'DASHBOARD_UI_PORT', 8080),
+    kit: readKitConfig(env, 'dashboard-ui', ...portSetting('dashboard-ui')),
     staticDir: env.string('DASHBOARD_STATIC_DIR', fileURLToPath(new URL('./public/', import.meta.url))),
   };
 }

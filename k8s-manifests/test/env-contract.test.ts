@@ -15,13 +15,13 @@ import {
   COMPONENTS,
   type Component,
   composeEnv,
-  dockerStages,
   imageLayout,
-  type K8sObject,
   kustomize,
   MANIFESTS,
-  podSpec,
+  named,
+  podEnv,
   ROOT,
+  serviceImage,
 } from './support.js';
 
 /** Variables whose defaults are wrong in a container (localhost upstreams, a development secret). */
@@ -50,30 +50,13 @@ function variablesRead(c: Component, ...envs: Record<string, string>[]): Set<str
   return names;
 }
 
-/** ENV lines of the runtime stage: what every container starts with. */
+/** ENV lines of the service's image: what every container starts with. */
 function imageEnv(c: Component): Record<string, string> {
-  const runtime = dockerStages(c.name).stages.at(-1);
   return Object.fromEntries(
-    (runtime?.instructions ?? []).filter((i) => i.op === 'ENV').map((i) => i.args.split('=') as [string, string]),
+    serviceImage(c.name)
+      .instructions.filter((i) => i.op === 'ENV')
+      .map((i) => i.args.split('=') as [string, string]),
   );
-}
-
-/** The environment a rendered container gets, ConfigMap and Secret references resolved. */
-function podEnv(objects: K8sObject[], workload: string, secrets: Record<string, string> = {}): Record<string, string> {
-  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === workload);
-  const data = objects.find((o) => o.kind === 'ConfigMap')?.data as Record<string, string>;
-  const secret = objects.find((o) => o.kind === 'Secret')?.data as Record<string, string> | undefined;
-  const env: Record<string, string> = {};
-  for (const variable of podSpec(deployment as K8sObject).containers[0].env as K8sObject[]) {
-    const configKey = variable.valueFrom?.configMapKeyRef?.key;
-    const secretKey = variable.valueFrom?.secretKeyRef?.key;
-    if (configKey) env[variable.name] = data[configKey] as string;
-    else if (secretKey) {
-      const encoded = secret?.[secretKey];
-      env[variable.name] = encoded ? Buffer.from(encoded, 'base64').toString() : (secrets[secretKey] ?? '');
-    } else env[variable.name] = variable.value;
-  }
-  return env;
 }
 
 const local = kustomize(`${MANIFESTS}overlays/local`);
@@ -82,8 +65,8 @@ const PROD_SECRET = { JWT_SECRET: 'a-production-secret-made-of-at-least-32-chara
 const environments = (c: Component) => ({
   'compose without .env': composeEnv(c.name),
   'compose with a production .env': composeEnv(c.name, { NODE_ENV: 'production', ...PROD_SECRET }),
-  'overlays/local': podEnv(local, `local-${c.name}`),
-  'overlays/prod': podEnv(prod, c.name, PROD_SECRET),
+  'overlays/local': podEnv(local, named(local, 'Deployment', `local-${c.name}`)),
+  'overlays/prod': podEnv(prod, named(prod, 'Deployment', c.name), PROD_SECRET),
 });
 
 describe.each(COMPONENTS)('environment of $name', (c) => {
@@ -93,7 +76,7 @@ describe.each(COMPONENTS)('environment of $name', (c) => {
   it.each(Object.keys(envs))('sets only variables the service reads (%s)', (where) => {
     const names = Object.keys(envs[where as keyof typeof envs]);
     expect(names.filter((name) => !read.has(name))).toEqual([]);
-    expect(names).toContain(c.portVariable);
+    expect(names).toContain(c.port.variable);
   });
 
   it.each(Object.keys(envs))('starts the service configuration without a problem (%s)', (where) => {
@@ -108,18 +91,14 @@ describe.each(COMPONENTS)('environment of $name', (c) => {
   });
 });
 
-it('uses every ConfigMap key in some container', () => {
-  for (const objects of [local, prod]) {
-    const keys = Object.keys(objects.find((o) => o.kind === 'ConfigMap')?.data ?? {});
-    const used = new Set(
-      objects
-        .filter((o) => o.kind === 'Deployment' || o.kind === 'CronJob')
-        .flatMap((w) => podSpec(w).containers.flatMap((c: K8sObject) => c.env ?? []))
-        .map((v: K8sObject) => v.valueFrom?.configMapKeyRef?.key)
-        .filter(Boolean),
-    );
-    expect(keys.filter((key) => !used.has(key))).toEqual([]);
-  }
+it('lists each service after the services whose URL it reads, so npm start stops the front door first', () => {
+  COMPONENTS.forEach((c, index) => {
+    const read = variablesRead(c);
+    for (const callee of COMPONENTS.filter((other) => other.url && read.has(other.url.variable))) {
+      expect(COMPONENTS.indexOf(callee), `${c.name} calls ${callee.name}`).toBeLessThan(index);
+    }
+  });
+  expect(COMPONENTS.at(-1)?.url, 'the last one is called by none').toBeUndefined();
 });
 
 describe('the compiled entry points, run from the files each image holds, as its Dockerfile runs them', () => {
@@ -154,19 +133,16 @@ describe('the compiled entry points, run from the files each image holds, as its
           )
           .replace(/^\/data\//, `${dataDir}/`);
       }
-      env[c.portVariable] = String(ports.get(c.name));
+      env[c.port.variable] = String(ports.get(c.name));
       env.HOST = '127.0.0.1';
-      const cmd = JSON.parse(
-        dockerStages(c.name)
-          .stages.at(-1)
-          ?.instructions.find((i) => i.op === 'CMD')?.args ?? '[]',
-      );
+      const cmd = JSON.parse(serviceImage(c.name).instructions.find((i) => i.op === 'CMD')?.args ?? '[]');
       expect(cmd[0]).toBe('node');
-      const app = imageLayout(c.name, mkdtempSync(join(dataDir, `${c.name}-image-`)));
-      started.push(new ManagedProcess(c.name, process.execPath, cmd.slice(1), env, app));
+      // Run from the image's WORKDIR within the files its COPY lines put there.
+      const workdir = imageLayout(c.name, mkdtempSync(join(dataDir, `${c.name}-image-`)));
+      started.push(new ManagedProcess(c.name, process.execPath, cmd.slice(1), env, workdir));
     }
     for (const c of COMPONENTS) {
-      const res = await waitForHttp(`http://127.0.0.1:${ports.get(c.name)}/ready`, { timeoutMs: 20_000 });
+      const res = await waitForHttp(`http://127.0.0.1:${ports.get(c.name)}${c.readyPath}`, { timeoutMs: 20_000 });
       expect(res.status, c.name).toBe(200);
     }
     // Files read at run time, not imported: the pages the dashboard and the blog serve.

@@ -3,40 +3,43 @@ import { describe, expect, it } from 'vitest';
 import {
   COMPONENTS,
   composeServices,
-  dockerStages,
+  dockerImage,
   type K8sObject,
   kustomize,
   MANIFESTS,
   podSpec,
   ROOT,
   readYaml,
+  serviceImage,
+  workdirOf,
 } from './support.js';
 
 const WORKSPACES = COMPONENTS.map((c) => c.name);
 const skaffold = readYaml('skaffold.yaml');
 const local = kustomize(`${MANIFESTS}overlays/local`);
 
-describe.each(COMPONENTS)('$name/Dockerfile', (c) => {
-  const { stages } = dockerStages(c.name);
-  const runtime = stages.at(-1) as (typeof stages)[number];
-  const ops = (op: string) => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
-  const all = (op: string) => stages.flatMap((s) => s.instructions.filter((i) => i.op === op).map((i) => i.args));
+describe.each(COMPONENTS)('Dockerfile with SERVICE=$name', (c) => {
+  const image = serviceImage(c.name);
+  const { stages } = image;
+  const ops = (op: string) => image.instructions.filter((i) => i.op === op).map((i) => i.args);
+  const all = (op: string) => image.built.flatMap((s) => s.instructions.filter((i) => i.op === op).map((i) => i.args));
 
   it('builds in one stage and runs from a slim Node LTS image in another', () => {
-    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(image.built.length).toBeGreaterThanOrEqual(2);
     expect(stages[0]?.from).toMatch(/^node:(22|24)-[a-z]+-slim$/);
-    expect(runtime.from).toBe(stages[0]?.from);
+    expect(image.base).toBe(stages[0]?.from);
     const build = stages.find((s) => s.name === 'build');
+    expect(image.layers).not.toContain(build);
     const runs = build?.instructions.filter((i) => i.op === 'RUN').map((i) => i.args) ?? [];
     expect(runs.some((r) => /python3/.test(r) && /make/.test(r) && /g\+\+/.test(r))).toBe(true);
     // The workspace's own build script, so dashboard-ui's bundler step comes along.
-    expect(runs).toContain(`npm run build --workspace @titanium/${c.name}`);
+    expect(runs).toContain(`npm run build --workspace ${c.workspace}`);
   });
 
   it('installs only production dependencies for this service and the kit', () => {
     const installs = all('RUN').filter((r) => /npm ci --omit=dev/.test(r));
     expect(installs).toHaveLength(1);
-    expect(installs[0]).toContain(`--workspace @titanium/${c.name}`);
+    expect(installs[0]).toContain(`--workspace ${c.workspace}`);
     expect(installs[0]).toContain('--workspace @titanium/service-kit');
     expect(installs[0]).not.toContain('--include-workspace-root');
   });
@@ -60,16 +63,19 @@ describe.each(COMPONENTS)('$name/Dockerfile', (c) => {
     }
   });
 
-  it('runs as the node user under tini, exposing its port, with the same entry point as npm start', () => {
+  it('runs as the node user under tini, exposing its port, with the same command as npm start in its folder', () => {
     expect(ops('USER')).toEqual(['node']);
     expect(ops('RUN').some((r) => /apt-get install .*\btini\b/.test(r))).toBe(true);
     expect(ops('ENTRYPOINT')).toEqual(['["/usr/bin/tini", "--"]']);
-    expect(ops('EXPOSE')).toEqual([String(c.port)]);
+    expect(ops('EXPOSE')).toEqual([String(c.port.default)]);
     expect(ops('ENV')).toContain('NODE_ENV=production');
-    expect(ops('CMD')).toEqual([`["node", "${c.name}/dist/server.js"]`]);
+    expect(workdirOf(image)).toBe(`/app/${c.name}`);
+    const [cmd = ''] = ops('CMD');
+    expect(JSON.parse(cmd)).toEqual(['node', 'dist/server.js']);
     const pkg = JSON.parse(readFileSync(`${ROOT}${c.name}/package.json`, 'utf8'));
+    expect(pkg.name).toBe(c.workspace);
     // `exec`, so npm's forwarded SIGTERM reaches the service instead of leaving it running alone.
-    expect(pkg.scripts.start).toBe('exec node dist/server.js');
+    expect(pkg.scripts.start).toBe(`exec ${JSON.parse(cmd).join(' ')}`);
     expect(existsSync(`${ROOT}${c.name}/dist/server.js`)).toBe(true);
   });
 
@@ -77,6 +83,21 @@ describe.each(COMPONENTS)('$name/Dockerfile', (c) => {
     const runs = ops('RUN').join('\n');
     if (c.database) expect(runs).toContain('chown node:node /data /backup');
     else expect(runs).not.toContain('/data');
+  });
+});
+
+describe('Dockerfile', () => {
+  it('has one final stage per service of the table, and fails a build whose SERVICE names none', () => {
+    const finals = dockerImage({}).stages.flatMap((s) => (s.name?.endsWith('-image') ? [s.name] : []));
+    expect(finals.sort()).toEqual(WORKSPACES.map((w) => `${w}-image`).sort());
+    // No default: a build that forgets SERVICE, or names something else, starts from no stage of
+    // this file but from an image `<SERVICE>-image` that no registry has, so it fails.
+    expect(dockerImage({}).args).toEqual({ NODE_IMAGE: expect.any(String), SERVICE: undefined });
+    for (const service of ['', 'service-kit', 'redis']) {
+      const image = dockerImage({ SERVICE: service });
+      expect(image.layers, service).toHaveLength(1);
+      expect(image.base, service).toBe(`${service}-image`);
+    }
   });
 });
 
@@ -93,13 +114,13 @@ describe('.dockerignore', () => {
 describe('skaffold.yaml', () => {
   const artifacts = skaffold.build.artifacts as K8sObject[];
 
-  it('uses a current v4beta schema and builds one artifact per Dockerfile from the repository root', () => {
+  it('uses a current v4beta schema and builds one artifact per service from the root Dockerfile, SERVICE naming it', () => {
     expect(skaffold.apiVersion).toMatch(/^skaffold\/v4beta(1[1-9]|[2-9]\d)$/);
     expect(artifacts.map((a) => a.image)).toEqual(WORKSPACES.map((w) => `titanium/${w}`));
     for (const artifact of artifacts) {
       expect(artifact.context).toBe('.');
-      expect(existsSync(`${ROOT}${artifact.docker.dockerfile}`)).toBe(true);
-      expect(artifact.docker.dockerfile).toBe(`${artifact.image.replace('titanium/', '')}/Dockerfile`);
+      expect(artifact.docker.dockerfile).toBe('Dockerfile');
+      expect(artifact.docker.buildArgs).toEqual({ SERVICE: artifact.image.replace('titanium/', '') });
     }
   });
 
@@ -134,11 +155,13 @@ describe('skaffold.yaml', () => {
 describe('docker-compose.yml', () => {
   const services = composeServices();
 
-  it('builds the six images from this repository with the same Dockerfiles and names as skaffold', () => {
+  it('builds the six images from this repository with the same Dockerfile, build argument and names as skaffold', () => {
     const built = Object.entries(services).filter(([, s]) => s.build);
     expect(built.map(([name]) => name).sort()).toEqual([...WORKSPACES].sort());
+    const artifacts = skaffold.build.artifacts as K8sObject[];
     for (const [name, service] of built) {
-      expect(service.build).toEqual({ context: '.', dockerfile: `${name}/Dockerfile` });
+      const artifact = artifacts.find((a) => a.image === `titanium/${name}`);
+      expect(service.build).toEqual({ context: '.', dockerfile: 'Dockerfile', args: artifact?.docker.buildArgs });
       expect(service.image).toBe(`titanium/${name}:local`);
     }
     expect(services.redis?.image).toBe('redis:7-alpine');
@@ -156,7 +179,7 @@ describe('docker-compose.yml', () => {
     }
     for (const c of COMPONENTS) {
       const test = services[c.name]?.healthcheck?.test.join(' ') ?? '';
-      expect(test).toContain(`http://127.0.0.1:${c.port}/ready`);
+      expect(test).toContain(`http://127.0.0.1:${c.port.default}${c.readyPath}`);
     }
   });
 

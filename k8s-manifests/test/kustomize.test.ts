@@ -6,13 +6,14 @@ import {
   byKind,
   COMPONENTS,
   component,
-  dockerStages,
   type K8sObject,
   kustomize,
   MANIFESTS,
   named,
+  podEnv,
   podSpec,
   ROOT,
+  serviceImage,
 } from './support.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'kustomize-combination-'));
@@ -122,22 +123,23 @@ describe.each(ALL)('kustomize %s', (name) => {
       const [container] = spec.containers as K8sObject[];
       expect(spec.securityContext.runAsUser).toBe(1000);
       expect(container?.image).toMatch(new RegExp(`titanium/${c.name}(:|$)`));
-      expect(container?.ports).toEqual([{ name: 'http', containerPort: c.port }]);
-      expect(container?.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
-      expect(container?.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
-      expect(container?.startupProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+      expect(container?.ports).toEqual([{ name: 'http', containerPort: c.port.default }]);
+      // Set, not left to the default, so the port stays the containerPort whatever the default becomes.
+      expect(podEnv(objects, deployment)[c.port.variable]).toBe(String(c.port.default));
+      expect(container?.livenessProbe.httpGet).toEqual({ path: c.healthPath, port: 'http' });
+      expect(container?.readinessProbe.httpGet).toEqual({ path: c.readyPath, port: 'http' });
+      expect(container?.startupProbe.httpGet).toEqual({ path: c.healthPath, port: 'http' });
       expect(container?.livenessProbe.timeoutSeconds).toBeGreaterThanOrEqual(2);
       // The image's EXPOSE says the same port.
-      const runtime = dockerStages(c.name).stages.at(-1);
-      expect(runtime?.instructions).toContainEqual({ op: 'EXPOSE', args: String(c.port) });
+      expect(serviceImage(c.name).instructions).toContainEqual({ op: 'EXPOSE', args: String(c.port.default) });
     }
   });
 
   it('gives pods more time to stop than the drain delay and shutdown timeout add up to', () => {
-    const config = byKind(objects, 'ConfigMap')[0]?.data as Record<string, string>;
-    const drainSeconds = (Number(config.DRAIN_DELAY_MS) + Number(config.SHUTDOWN_TIMEOUT_MS)) / 1000;
-    expect(Number(config.DRAIN_DELAY_MS)).toBeGreaterThanOrEqual(3000);
     for (const deployment of byKind(objects, 'Deployment').filter((d) => !d.metadata.name.endsWith('redis'))) {
+      const env = podEnv(objects, deployment);
+      const drainSeconds = (Number(env.DRAIN_DELAY_MS) + Number(env.SHUTDOWN_TIMEOUT_MS)) / 1000;
+      expect(Number(env.DRAIN_DELAY_MS), deployment.metadata.name).toBeGreaterThanOrEqual(3000);
       expect(podSpec(deployment).terminationGracePeriodSeconds).toBeGreaterThan(drainSeconds);
     }
   });
@@ -184,7 +186,7 @@ describe.each(ALL)('kustomize %s', (name) => {
     }
     for (const c of COMPONENTS) {
       const service = named(objects, 'Service', `${prefix}${c.name}-service`);
-      expect(service.spec.ports[0].port).toBe(c.servicePort ?? c.port);
+      expect(service.spec.ports[0].port).toBe(c.servicePort ?? c.port.default);
     }
   });
 
@@ -195,6 +197,10 @@ describe.each(ALL)('kustomize %s', (name) => {
     for (const workload of workloads(objects)) {
       const spec = podSpec(workload);
       for (const container of spec.containers as K8sObject[]) {
+        for (const source of (container.envFrom ?? []) as K8sObject[]) {
+          const map = configMaps.find((m) => m.metadata.name === source.configMapRef?.name);
+          expect(map, `${workload.metadata.name} envFrom ${JSON.stringify(source)}`).toBeDefined();
+        }
         for (const variable of (container.env ?? []) as K8sObject[]) {
           const where = `${workload.metadata.name} ${variable.name}`;
           const configRef = variable.valueFrom?.configMapKeyRef;
@@ -222,21 +228,17 @@ describe.each(ALL)('kustomize %s', (name) => {
     if (external) expect(secrets).toEqual([]);
   });
 
-  it('points every upstream URL in the ConfigMap at a Service and one of its ports', () => {
-    const data = byKind(objects, 'ConfigMap')[0]?.data as Record<string, string>;
-    const urls = Object.entries(data).filter(([key]) => key.endsWith('_URL'));
-    expect(urls.map(([key]) => key).sort()).toEqual(
-      [
-        'API_GATEWAY_URL',
-        'AUTH_SERVICE_URL',
-        'BLOG_SERVICE_URL',
-        'DASHBOARD_UI_URL',
-        'REDIS_URL',
-        'USER_SERVICE_URL',
-      ].sort(),
-    );
-    for (const [key, value] of urls) {
-      const url = new URL(value);
+  it('points every upstream URL the pods get at a Service and one of its ports', () => {
+    const urls: Record<string, Set<string>> = {};
+    for (const [key, value] of ours(objects).flatMap((workload) => Object.entries(podEnv(objects, workload)))) {
+      if (key.endsWith('_URL')) urls[key] = new Set([...(urls[key] ?? []), value]);
+    }
+    // Each called service's URL, and Redis's.
+    const expected = [...COMPONENTS.flatMap((c) => (c.url ? [c.url.variable] : [])), 'REDIS_URL'];
+    expect(Object.keys(urls).sort()).toEqual(expected.sort());
+    for (const [key, values] of Object.entries(urls)) {
+      expect([...values], `${key} is the same in every pod`).toHaveLength(1);
+      const url = new URL([...values][0] as string);
       const service = named(objects, 'Service', url.hostname);
       const ports = (service.spec.ports as K8sObject[]).map((p) => p.port);
       expect(ports, key).toContain(Number(url.port || (url.protocol === 'http:' ? 80 : Number.NaN)));
@@ -246,7 +248,7 @@ describe.each(ALL)('kustomize %s', (name) => {
   it('backs up each SQLite database daily at midnight UTC beside its pod', () => {
     for (const c of COMPONENTS.filter((item) => item.database)) {
       const db = c.database as NonNullable<typeof c.database>;
-      const job = named(objects, 'CronJob', `${prefix}${db.backupJob}`);
+      const job = named(objects, 'CronJob', `${prefix}${c.name}-db-backup`);
       expect(job.spec).toMatchObject({ schedule: '0 0 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid' });
       expect(job.spec.successfulJobsHistoryLimit).toBeLessThanOrEqual(5);
       expect(job.spec.failedJobsHistoryLimit).toBeLessThanOrEqual(5);
@@ -264,8 +266,7 @@ describe.each(ALL)('kustomize %s', (name) => {
       // The tool is in the image: the kit's compiled CLI, copied by the service's Dockerfile.
       expect(container.command).toEqual(['node', '/app/service-kit/dist/bin/sqlite-backup.js']);
       expect(existsSync(`${ROOT}service-kit/dist/bin/sqlite-backup.js`)).toBe(true);
-      const runtime = dockerStages(c.name).stages.at(-1);
-      expect(runtime?.instructions.map((i) => i.args)).toContain(
+      expect(serviceImage(c.name).instructions.map((i) => i.args)).toContain(
         '--from=build /app/service-kit/dist/ service-kit/dist/',
       );
       expect(container.args).toEqual([
@@ -279,8 +280,9 @@ describe.each(ALL)('kustomize %s', (name) => {
         '--name',
         db.file,
       ]);
-      const config = byKind(objects, 'ConfigMap')[0]?.data as Record<string, string>;
-      expect(config[db.variable]).toBe(`/data/${db.file}`);
+      // The job backs up the file the service writes.
+      expect(podEnv(objects, job)[db.variable]).toBe(`/data/${db.file}`);
+      expect(podEnv(objects, owner)[db.variable]).toBe(`/data/${db.file}`);
       const mounts = Object.fromEntries((container.volumeMounts as K8sObject[]).map((m) => [m.mountPath, m]));
       const claimOf = (mount: string) =>
         (spec.volumes as K8sObject[]).find((v) => v.name === mounts[mount]?.name)?.persistentVolumeClaim?.claimName;

@@ -4,9 +4,11 @@ import {
   type EnvReader,
   type KitConfig,
   POOL_DEFAULTS,
+  portSetting,
   readKitConfig,
   readRedisUrl,
   type UpstreamPoolOptions,
+  urlSetting,
 } from '@titanium/service-kit';
 
 export interface Config {
@@ -41,13 +43,13 @@ export interface Config {
 export function readConfig(env: EnvReader): Config {
   const headersTimeoutMs = env.duration('LB_HEADERS_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 });
   return {
-    kit: readKitConfig(env, 'load-balancer', 'LB_PORT', 7100),
+    kit: readKitConfig(env, 'load-balancer', ...portSetting('load-balancer')),
     upstreams: {
-      apiGateway: env.urlList('API_GATEWAY_URL', 'http://localhost:8000'),
-      dashboard: env.urlList('DASHBOARD_UI_URL', 'http://localhost:8080'),
-      blog: env.urlList('BLOG_SERVICE_URL', 'http://localhost:8005'),
-      auth: env.urlList('AUTH_SERVICE_URL', 'http://localhost:8002'),
-      user: env.urlList('USER_SERVICE_URL', 'http://localhost:8001'),
+      apiGateway: env.urlList(...urlSetting('api-gateway')),
+      dashboard: env.urlList(...urlSetting('dashboard-ui')),
+      blog: env.urlList(...urlSetting('blog-service')),
+      auth: env.urlList(...urlSetting('auth-service')),
+      user: env.urlList(...urlSetting('user-service')),
     },
     upstream: {
       ...POOL_DEFAULTS,

@@ -6,17 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { databaseEnv, portEnv, SERVICES, serviceNamed } from '@titanium/service-kit';
 
 const START = fileURLToPath(new URL('../../scripts/start.mjs', import.meta.url));
-const PORT_VARIABLES = {
-  'load-balancer': 'LB_PORT',
-  'api-gateway': 'API_GATEWAY_PORT',
-  'user-service': 'USER_SERVICE_PORT',
-  'auth-service': 'AUTH_SERVICE_PORT',
-  'blog-service': 'BLOG_SERVICE_PORT',
-  'dashboard-ui': 'DASHBOARD_UI_PORT',
-} as const;
-type Service = keyof typeof PORT_VARIABLES;
 
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -27,24 +19,27 @@ export async function freePort(): Promise<number> {
 }
 
 export interface LocalStack {
-  url(service: Service): string;
+  /** http://127.0.0.1:<port> of a service from the service table. */
+  url(service: string): string;
   pids: number[];
   stop(): Promise<void>;
 }
 
 /** The stack as `npm start` runs it, on free ports, for benchmarks (build first). */
 export async function startLocalStack(env: Record<string, string> = {}): Promise<LocalStack> {
-  const ports = {} as Record<Service, number>;
-  const portEnv: Record<string, string> = {};
-  for (const [service, variable] of Object.entries(PORT_VARIABLES) as [Service, string][]) {
-    ports[service] = await freePort();
-    portEnv[variable] = String(ports[service]);
-  }
+  const ports: Record<string, number> = {};
+  for (const { name } of SERVICES) ports[name] = await freePort();
   // Fresh databases for every run, never the developer's .data/.
   const dataDir = mkdtempSync(join(tmpdir(), 'titanium-bench-'));
-  const databases = { DATABASE_PATH: join(dataDir, 'users.db'), BLOG_DATABASE_PATH: join(dataDir, 'blog.db') };
   const child: ChildProcess = spawn(process.execPath, [START], {
-    env: { ...process.env, TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...databases, ...portEnv, ...env },
+    env: {
+      ...process.env,
+      TITANIUM_SKIP_BUILD: '1',
+      NO_COLOR: '1',
+      ...databaseEnv(dataDir),
+      ...portEnv(ports),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const pids: number[] = [];
@@ -62,7 +57,7 @@ export async function startLocalStack(env: Record<string, string> = {}): Promise
     child.once('exit', (code) => reject(new Error(`the stack exited (${code}) while starting`)));
   });
   return {
-    url: (service) => `http://127.0.0.1:${ports[service]}`,
+    url: (service) => `http://127.0.0.1:${ports[serviceNamed(service).name]}`,
     pids,
     async stop() {
       if (child.exitCode === null) {

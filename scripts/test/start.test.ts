@@ -2,12 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { STATS_KEYS } from '@titanium/service-kit';
+import { databaseEnv, portEnv, STATS_KEYS, SERVICES as TABLE } from '@titanium/service-kit';
 import {
   freePort,
   isListening,
   type ManagedProcess,
-  PORT_VARIABLES,
   pidAlive,
   startProcess,
   stopAllProcesses,
@@ -18,10 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const START = fileURLToPath(new URL('../start.mjs', import.meta.url));
 // These stacks keep their databases in a folder of their own, never in the developer's .data/.
 const DATA_DIR = mkdtempSync(join(tmpdir(), 'titanium-start-'));
-const dataEnv = () => ({ DATABASE_PATH: join(DATA_DIR, 'users.db'), BLOG_DATABASE_PATH: join(DATA_DIR, 'blog.db') });
+const dataEnv = () => databaseEnv(DATA_DIR);
 afterAll(() => rmSync(DATA_DIR, { recursive: true, force: true }));
-const SERVICES = ['user-service', 'auth-service', 'blog-service', 'api-gateway', 'dashboard-ui', 'load-balancer'];
-const PORT_VARS: Record<string, string> = PORT_VARIABLES;
+const SERVICES = TABLE.map((service) => service.name);
 
 describe('npm start', () => {
   let stack: ManagedProcess;
@@ -30,11 +28,8 @@ describe('npm start', () => {
   let redisPort = 0;
 
   beforeAll(async () => {
-    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
-    for (const name of SERVICES) {
-      ports[name] = await freePort();
-      env[PORT_VARS[name] ?? ''] = String(ports[name]);
-    }
+    for (const name of SERVICES) ports[name] = await freePort();
+    const env = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv(), ...portEnv(ports) };
     stack = startProcess('start', process.execPath, [START], env);
     await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
     for (const name of SERVICES) {
@@ -181,13 +176,8 @@ describe('npm start as a user runs it', () => {
     ['SIGTERM', 'passes the signal on'],
     ['SIGKILL', 'cannot pass anything on'],
   ] as const)('stops the whole stack when npm gets %s (npm %s)', async (signal, _why) => {
-    const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
-    const ports: number[] = [];
-    for (const variable of Object.values(PORT_VARS)) {
-      const port = await freePort();
-      ports.push(port);
-      env[variable] = String(port);
-    }
+    const { env, ports: byName } = await freeStackEnv();
+    const ports = Object.values(byName);
     const npm = startProcess(
       'npm',
       'npm',
@@ -212,21 +202,17 @@ describe('npm start as a user runs it', () => {
 });
 
 /** Free ports for the six services, as the variables start.mjs reads. */
-async function portEnv(): Promise<{ env: Record<string, string>; ports: Record<string, number> }> {
-  const env: Record<string, string> = { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv() };
+async function freeStackEnv(): Promise<{ env: Record<string, string>; ports: Record<string, number> }> {
   const ports: Record<string, number> = {};
-  for (const name of SERVICES) {
-    ports[name] = await freePort();
-    env[PORT_VARS[name] ?? ''] = String(ports[name]);
-  }
-  return { env, ports };
+  for (const name of SERVICES) ports[name] = await freePort();
+  return { env: { TITANIUM_SKIP_BUILD: '1', NO_COLOR: '1', ...dataEnv(), ...portEnv(ports) }, ports };
 }
 
 describe('npm start without Redis and on signals', () => {
   afterAll(stopAllProcesses);
 
   it('runs all six services without Redis when redis-server is not installed, and says so', async () => {
-    const { env, ports } = await portEnv();
+    const { env, ports } = await freeStackEnv();
     // A PATH with no redis-server on it (the services are started with node's own path).
     const emptyBin = mkdtempSync(join(tmpdir(), 'titanium-nobin-'));
     const stack = startProcess('start', process.execPath, [START], {
@@ -253,7 +239,7 @@ describe('npm start without Redis and on signals', () => {
   });
 
   it('stops every child, Redis and every port on SIGINT (Ctrl-C) and exits 0', async () => {
-    const { env, ports } = await portEnv();
+    const { env, ports } = await freeStackEnv();
     const stack = startProcess('start', process.execPath, [START], env);
     await stack.waitForLine(/Press Ctrl-C to stop/, 30_000);
     const pids = [...stack.output().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
@@ -268,7 +254,7 @@ describe('npm start without Redis and on signals', () => {
   });
 
   it('stops the stack with exit 78 when a service refuses its configuration', async () => {
-    const { env, ports } = await portEnv();
+    const { env, ports } = await freeStackEnv();
     const stack = startProcess('start', process.execPath, [START], { ...env, LOG_LEVEL: 'bogus' });
     expect((await stack.exited).code).toBe(78);
     const out = stack.output();
@@ -332,7 +318,7 @@ describe('npm start while it builds', () => {
 
   it('ends the build, tsc included, on SIGTERM and starts nothing', async () => {
     // The build of an up-to-date checkout: tsc -b checks for a second or two and writes nothing.
-    const { env, ports } = await portEnv();
+    const { env, ports } = await freeStackEnv();
     const { TITANIUM_SKIP_BUILD: _, ...buildEnv } = env;
     const stack = startProcess('start', process.execPath, [START], buildEnv);
     await stack.waitForLine(/building \(tsc -b/);

@@ -39,6 +39,15 @@ export {
   StatsRegistry,
   StatusRegistry,
 } from './service-parts.js';
+export {
+  databaseEnv,
+  portEnv,
+  portSetting,
+  SERVICES,
+  type ServiceSpec,
+  serviceNamed,
+  urlSetting,
+} from './service-table.js';
 export { hasBody, responseOnSocket } from './socket-response.js';
 export {
   type AuthBlock,

@@ -1,4 +1,4 @@
-import { type EnvReader, type KitConfig, readKitConfig, readRedisUrl } from '@titanium/service-kit';
+import { type EnvReader, type KitConfig, portSetting, readKitConfig, readRedisUrl } from '@titanium/service-kit';
 
 export interface DatabaseConfig {
   path: string;
@@ -21,7 +21,7 @@ export interface Config {
 
 export function readConfig(env: EnvReader): Config {
   return {
-    kit: readKitConfig(env, 'user-service', 'USER_SERVICE_PORT', 8001),
+    kit: readKitConfig(env, 'user-service', ...portSetting('user-service')),
     database: {
       path: env.string('DATABASE_PATH', '/data/users.db'),
       busyTimeoutMs: env.duration('DATABASE_BUSY_TIMEOUT_MS', 1000, { max: 60_000 }),

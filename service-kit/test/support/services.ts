@@ -1,20 +1,12 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serviceNamed } from '@titanium/service-kit';
 import { freePort, type ManagedProcess, startProcess } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Each service and the variable that sets its port. */
-export const PORT_VARIABLES = {
-  'load-balancer': 'LB_PORT',
-  'api-gateway': 'API_GATEWAY_PORT',
-  'user-service': 'USER_SERVICE_PORT',
-  'auth-service': 'AUTH_SERVICE_PORT',
-  'blog-service': 'BLOG_SERVICE_PORT',
-  'dashboard-ui': 'DASHBOARD_UI_PORT',
-} as const;
-
-export type ServiceName = keyof typeof PORT_VARIABLES;
+/** A name from the service table (`SERVICES` in the kit); any other is refused when started. */
+export type ServiceName = string;
 
 export interface RunningService {
   name: ServiceName;
@@ -36,11 +28,12 @@ export async function startService(
   env: Record<string, string> = {},
   port?: number,
 ): Promise<RunningService> {
+  const { port: setting } = serviceNamed(name);
   const chosen = port ?? (await freePort());
   const proc = startProcess(name, process.execPath, [`${ROOT}${name}/dist/server.js`], {
     HOST: '127.0.0.1',
     ...env,
-    [PORT_VARIABLES[name]]: String(chosen),
+    [setting.variable]: String(chosen),
   });
   await proc.waitForStart(new RegExp(`"msg":"${name} ready"`));
   return {

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { databaseEnv, portEnv, SERVICES, serviceNamed } from '@titanium/service-kit';
 import { freePort, type ManagedProcess, startProcess } from './processes.js';
-import { PORT_VARIABLES, type ServiceName } from './services.js';
+import type { ServiceName } from './services.js';
 
 const START = fileURLToPath(new URL('../../../scripts/start.mjs', import.meta.url));
 
@@ -25,20 +26,15 @@ export interface Stack {
  * when one is installed. `env` is passed to every process.
  */
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const ports = {} as Record<StackService, number>;
-  const portEnv: Record<string, string> = {};
-  for (const [service, variable] of Object.entries(PORT_VARIABLES) as [StackService, string][]) {
-    ports[service] = await freePort();
-    portEnv[variable] = String(ports[service]);
-  }
+  const ports: Record<StackService, number> = {};
+  for (const { name } of SERVICES) ports[name] = await freePort();
   // Fresh databases for every stack, never the developer's .data/.
   const dataDir = mkdtempSync(join(tmpdir(), 'titanium-stack-'));
   const proc = startProcess('stack', process.execPath, [START], {
     TITANIUM_SKIP_BUILD: '1',
     NO_COLOR: '1',
-    DATABASE_PATH: join(dataDir, 'users.db'),
-    BLOG_DATABASE_PATH: join(dataDir, 'blog.db'),
-    ...portEnv,
+    ...databaseEnv(dataDir),
+    ...portEnv(ports),
     ...env,
   });
   await proc.waitForStart(/Press Ctrl-C to stop/, 60_000);
@@ -46,7 +42,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   return {
     process: proc,
     ports,
-    url: (service) => `http://127.0.0.1:${ports[service]}`,
+    url: (service) => `http://127.0.0.1:${ports[serviceNamed(service).name]}`,
     pid(service) {
       const pattern = new RegExp(`${service} +(?:http://\\S+ +\\(pid (\\d+)\\)|restarted \\(pid (\\d+)\\))`);
       let pid: number | undefined;
