@@ -1,9 +1,10 @@
 import fastifyJwt from '@fastify/jwt';
 import fastifyRateLimit from '@fastify/rate-limit';
-import type { OptionalRedis } from '@titanium/service-kit';
+import type { GatewayFields, OptionalRedis } from '@titanium/service-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { RateLimits } from './config.js';
+import type { LoginFailures } from './login-failures.js';
 import { fallbackStore } from './rate-limit-store.js';
 
 declare module 'fastify' {
@@ -24,6 +25,8 @@ export interface RateLimitState {
 export interface RateLimitOptions {
   redis: OptionalRedis | undefined;
   jwtSecret: string;
+  /** Reported beside the limits in `/stats`. */
+  loginFailures: LoginFailures;
 }
 
 /** Route config for the per-IP limit on logins and registrations. */
@@ -37,16 +40,27 @@ function byIp(request: FastifyRequest): string {
 
 /**
  * Rate limits counted in Redis with a per-process fallback. Routes opt in with `authLimit()` or
- * `writeLimit()` in their config; a limited request gets 429 with Retry-After.
+ * `writeLimit()` in their config; a limited request gets 429 with Retry-After. Reported in
+ * `/stats` as `rate_limit`.
  */
 export const rateLimits = fp<RateLimitOptions>(
-  async (app: FastifyInstance, { redis, jwtSecret }) => {
+  async (app: FastifyInstance, { redis, jwtSecret, loginFailures }) => {
     const state: RateLimitState = {
       store: () => (redis?.healthy ? 'redis' : 'local'),
       limited: 0,
       fallbacks: 0,
     };
     app.decorate('rateLimitState', state);
+    app.kit.stats.add(
+      (): Pick<GatewayFields, 'rate_limit'> => ({
+        rate_limit: {
+          store: state.store(),
+          limited: state.limited,
+          counted_locally: state.fallbacks,
+          login_failures_limited: loginFailures.limited,
+        },
+      }),
+    );
     await app.register(fastifyJwt, { secret: jwtSecret, verify: { algorithms: ['HS256'] } });
     await app.register(fastifyRateLimit, {
       global: false,

@@ -1,11 +1,13 @@
 import {
+  type GatewayFields,
   type ProxyObserver,
   type ProxyOutcome,
   type ProxyRoute,
   proxyRequest,
   UpstreamPool,
 } from '@titanium/service-kit';
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { UpstreamName, UpstreamTimeouts } from './config.js';
 import { UpstreamStats } from './upstream-stats.js';
 
@@ -85,3 +87,51 @@ export class Upstream implements ProxyObserver {
     return this.pool.close();
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The services behind the gateway, by name. */
+    upstreams: Record<UpstreamName, Upstream>;
+  }
+}
+
+const NAMES: readonly UpstreamName[] = ['auth', 'user', 'blog'];
+
+export interface UpstreamsOptions {
+  urls: Record<UpstreamName, string>;
+  timeouts: UpstreamTimeouts;
+}
+
+/**
+ * The gateway's upstreams as a part of the service: decorates `app.upstreams`, reports each one
+ * in `/stats` as `upstreams`, makes `service_status` degraded while any is failing, and closes
+ * their pools with the service.
+ */
+export const upstreams = fp<UpstreamsOptions>(
+  async (app: FastifyInstance, { urls, timeouts }) => {
+    for (const name of NAMES) {
+      if (typeof urls?.[name] !== 'string')
+        throw new Error(`upstreams: urls.${name} must be the ${name} service's URL`);
+    }
+    const closing = () => app.kit.lifecycle.state === 'draining';
+    const built = Object.fromEntries(
+      NAMES.map((name) => [name, new Upstream(name, urls[name], timeouts, app.log, closing)]),
+    ) as Record<UpstreamName, Upstream>;
+    app.decorate('upstreams', built);
+    app.kit.stats.add(
+      (): Pick<GatewayFields, 'upstreams'> => ({
+        upstreams: Object.fromEntries(
+          NAMES.map((name) => {
+            const { failing, stats } = built[name];
+            return [name, { ...stats.snapshot(), ...(failing ? { failing } : {}) }];
+          }),
+        ) as GatewayFields['upstreams'],
+      }),
+    );
+    app.kit.status.dependsOn('upstreams', () => NAMES.every((name) => built[name].failing === undefined));
+    app.addHook('onClose', async () => {
+      await Promise.all(NAMES.map((name) => built[name].close()));
+    });
+  },
+  { name: 'gateway-upstreams' },
+);

@@ -1,4 +1,12 @@
-import { createService, OptionalRedis, type ProxyRoute, UpgradeProxy, UpstreamPool } from '@titanium/service-kit';
+import {
+  createService,
+  OptionalRedis,
+  type ProxyRoute,
+  STATS_KEYS,
+  type StatsAnswer,
+  UpgradeProxy,
+  UpstreamPool,
+} from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { ClusterStats } from './cluster-stats.js';
 import type { Config } from './config.js';
@@ -9,8 +17,6 @@ import { RouteObserver } from './route-observer.js';
 import { StatsFanout } from './stats-fanout.js';
 import { StatsWindow } from './stats-window.js';
 import { loadBalancerBlock } from './traffic-report.js';
-
-export const STATS_KEY = 'load-balancer';
 
 const INFRA = { config: { infra: true } } as const;
 
@@ -27,7 +33,7 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   const door = new FrontDoor(config.server);
   const app = createService({
     config: config.kit,
-    statsKey: STATS_KEY,
+    statsKey: STATS_KEYS['load-balancer'],
     ownStatsRoute: true,
     server: { serverFactory: door.serverFactory },
   });
@@ -75,29 +81,31 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   });
   const fanout = new StatsFanout(
     [
-      { key: 'api-gateway', pool: api },
-      { key: 'auth', pool: auth },
-      { key: 'user_service', pool: user },
-      { key: 'blog_service', pool: blog },
+      { key: STATS_KEYS['api-gateway'], pool: api },
+      { key: STATS_KEYS['auth-service'], pool: auth },
+      { key: STATS_KEYS['user-service'], pool: user },
+      { key: STATS_KEYS['blog-service'], pool: blog },
     ],
     config.statsTimeoutMs,
   );
 
   app.get('/lb-health', INFRA, async () => ({ status: 'ok' }));
 
-  app.get('/stats', INFRA, async (_request, reply) => {
+  app.get('/stats', INFRA, async (_request, reply): Promise<StatsAnswer> => {
     const [services, totals] = await Promise.all([fanout.collect(), cluster.totals()]);
+    // Every block as its service wrote it (or why it could not be had): passed on, not re-checked.
+    const passOn = <K extends keyof StatsAnswer>(value: unknown) => value as StatsAnswer[K];
     const userStats = services.user_service ?? {};
-    const unknown = { status: 'unknown', error: 'user-service did not report it' };
+    const unknown = { status: 'unknown', error: 'user-service did not report it' } as const;
     reply.header('cache-control', 'no-store');
     return {
-      [STATS_KEY]: loadBalancerBlock(totals),
-      'api-gateway': services['api-gateway'],
-      auth: services.auth,
-      user_service: userStats,
-      blog_service: services.blog_service,
-      database: isObject(userStats.database) ? userStats.database : unknown,
-      cache: isObject(userStats.cache) ? userStats.cache : unknown,
+      'load-balancer': loadBalancerBlock(totals),
+      'api-gateway': passOn<'api-gateway'>(services['api-gateway']),
+      auth: passOn<'auth'>(services.auth),
+      user_service: passOn<'user_service'>(userStats),
+      blog_service: passOn<'blog_service'>(services.blog_service),
+      database: isObject(userStats.database) ? passOn<'database'>(userStats.database) : unknown,
+      cache: isObject(userStats.cache) ? passOn<'cache'>(userStats.cache) : unknown,
     };
   });
 

@@ -6,14 +6,8 @@ import { Lifecycle } from './lifecycle.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import { hasRepeatedHost, installInputRules } from './request-input.js';
-import {
-  type ReadinessCheck,
-  ReadinessRegistry,
-  type StatsCollector,
-  StatsRegistry,
-  StatusRegistry,
-} from './service-parts.js';
-import type { ServiceBlock, ServiceStatus } from './stats-contract.js';
+import { ReadinessRegistry, StatsRegistry, StatusRegistry } from './service-parts.js';
+import type { ServiceBlock } from './stats-contract.js';
 import { TrafficCounters } from './traffic-counters.js';
 import { discardUnreadBody } from './unread-body.js';
 
@@ -23,12 +17,6 @@ export interface ServiceOptions {
   statsKey: string;
   /** The service registers its own `/stats` route instead of the wrapped default one. */
   ownStatsRoute?: boolean;
-  /** @deprecated Register the fields with `app.kit.stats.add(collect)` where the part they describe is set up. */
-  collectStats?: StatsCollector;
-  /** @deprecated Register each dependency with `app.kit.status.dependsOn(name, healthy)`. */
-  status?: () => ServiceStatus;
-  /** @deprecated Register each check with `app.kit.readiness.add(name, check)`. */
-  readinessChecks?: Record<string, ReadinessCheck>;
   /** Server settings (timeouts, trustProxy, …) passed to Fastify. */
   server?: Pick<
     FastifyServerOptions,
@@ -121,10 +109,6 @@ export function createService(options: ServiceOptions): FastifyInstance {
     readiness: new ReadinessRegistry(),
   };
   app.decorate('kit', kit);
-  const { collectStats, status, readinessChecks } = options;
-  if (collectStats) kit.stats.add(collectStats);
-  if (status) kit.status.dependsOn('service', () => status() === 'online');
-  for (const [name, check] of Object.entries(readinessChecks ?? {})) kit.readiness.add(name, check);
   installErrorHandling(app);
   installInputRules(app);
 

@@ -152,20 +152,4 @@ describe('parts registering on app.kit', () => {
     expect(() => app.kit.stats.add('cache' as never)).toThrow('a /stats collector must be a function; got string');
     await app.close();
   });
-
-  it('still takes collectStats, status and readinessChecks as options', async () => {
-    const app = bare({
-      collectStats: () => ({ upstreams: { auth: { requests: 0 } } }),
-      status: () => 'degraded',
-      readinessChecks: { upstream: () => false },
-    });
-    await app.ready();
-    app.kit.lifecycle.markReady();
-    expect((await app.inject('/stats')).json().svc).toMatchObject({
-      service_status: 'degraded',
-      upstreams: { auth: { requests: 0 } },
-    });
-    expect((await app.inject('/ready')).json()).toEqual({ status: 'unready', checks: { upstream: false } });
-    await app.close();
-  });
 });
