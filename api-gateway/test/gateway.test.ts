@@ -1,11 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayBlock, WrappedStats } from '@titanium/service-kit';
-import { freePort, type RunningService, startService, stopAllProcesses, tokenFor } from '@titanium/test-support';
+import {
+  BIG_BODY_BYTES,
+  type FakeUpstream,
+  freePort,
+  type RunningService,
+  rawExchange,
+  startFakeUpstream,
+  startService,
+  startSilentUpstream,
+  stopAllProcesses,
+  tokenFor,
+} from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIG_BODY_BYTES, type EchoServer, startEcho, startSilent } from './upstreams.js';
 
 const SECRET = 'gateway-test-secret-that-is-long-enough-0123456789';
 
@@ -30,15 +39,15 @@ async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, 
 }
 
 describe('routing', () => {
-  let auth: EchoServer;
-  let user: EchoServer;
+  let auth: FakeUpstream;
+  let user: FakeUpstream;
   let dir: string;
   let blog: RunningService;
   let gateway: RunningService;
 
   beforeAll(async () => {
-    auth = await startEcho();
-    user = await startEcho();
+    auth = await startFakeUpstream('echo');
+    user = await startFakeUpstream('echo');
     dir = mkdtempSync(join(tmpdir(), 'titanium-gateway-'));
     blog = await startService('blog-service', {
       BLOG_DATABASE_PATH: join(dir, 'blog.db'),
@@ -202,11 +211,11 @@ describe('routing', () => {
 });
 
 describe('upstream connections', () => {
-  let upstream: EchoServer;
+  let upstream: FakeUpstream;
   let gateway: RunningService;
 
   beforeAll(async () => {
-    upstream = await startEcho();
+    upstream = await startFakeUpstream('echo');
     gateway = await startGateway({
       AUTH_SERVICE_URL: upstream.url,
       USER_SERVICE_URL: upstream.url,
@@ -253,7 +262,7 @@ describe('upstream faults', () => {
     expect(failing.service_status).toBe('degraded');
     expect(failing.upstreams.auth).toMatchObject({ requests: 1, errors: 1, failing: 'ECONNREFUSED' });
 
-    const auth = await startEcho(port);
+    const auth = await startFakeUpstream('echo', { port: port });
     try {
       const recovered = await until(
         () => statsOf(gateway),
@@ -267,7 +276,7 @@ describe('upstream faults', () => {
   });
 
   it('answers 504 JSON when an upstream accepts but does not answer in time', async () => {
-    const silent = await startSilent();
+    const silent = await startSilentUpstream();
     try {
       const gateway = await startGateway({ BLOG_SERVICE_URL: silent.url, UPSTREAM_HEADERS_TIMEOUT_MS: '700' });
       const startedAt = Date.now();
@@ -287,7 +296,7 @@ describe('upstream faults', () => {
   });
 
   it('answers 504 after the default 2 s upstream limit', async () => {
-    const silent = await startSilent();
+    const silent = await startSilentUpstream();
     try {
       const gateway = await startGateway({ BLOG_SERVICE_URL: silent.url });
       const startedAt = Date.now();
@@ -302,7 +311,7 @@ describe('upstream faults', () => {
   });
 
   it('aborts the upstream request when the client goes away', async () => {
-    const blog = await startEcho();
+    const blog = await startFakeUpstream('echo');
     try {
       const gateway = await startGateway({ BLOG_SERVICE_URL: blog.url });
       const abortedAt = Date.now() + 300;
@@ -328,31 +337,18 @@ describe('server timeouts', () => {
   });
   afterAll(stopAllProcesses);
 
-  /** Opens a raw connection, writes `data`, and resolves with what came back and when it closed. */
-  function trickle(data: string): Promise<{ reply: string; elapsedMs: number }> {
-    return new Promise((resolve, reject) => {
-      const startedAt = Date.now();
-      const socket = connect(gateway.port, '127.0.0.1', () => socket.write(data));
-      let reply = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk) => {
-        reply += chunk;
-      });
-      socket.on('error', reject);
-      socket.on('close', () => resolve({ reply, elapsedMs: Date.now() - startedAt }));
-      setTimeout(() => socket.destroy(new Error('still open after 6 s')), 6_000).unref();
-    });
-  }
+  /** Writes `data` on a raw connection and waits (6 s at most) for the gateway to close it. */
+  const send = (data: string) => rawExchange(gateway.port, data, { quietMs: 6_000, timeoutMs: 6_000 });
 
   it('cuts off a client that does not finish its headers in time', async () => {
-    const { reply, elapsedMs } = await trickle('GET /api/health HTTP/1.1\r\nHost: gateway\r\nX-Slow: ');
+    const { text: reply, elapsedMs } = await send('GET /api/health HTTP/1.1\r\nHost: gateway\r\nX-Slow: ');
     expect(reply).toMatch(/^HTTP\/1\.1 408/);
     expect(elapsedMs).toBeGreaterThanOrEqual(900);
     expect(elapsedMs).toBeLessThan(2_500);
   });
 
   it('cuts off a client that does not finish its body within the whole-request limit', async () => {
-    const { reply, elapsedMs } = await trickle(
+    const { text: reply, elapsedMs } = await send(
       'POST /api/login HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
     );
     expect(reply).toMatch(/^HTTP\/1\.1 408/);

@@ -1,7 +1,9 @@
 import type { GatewayBlock, WrappedStats } from '@titanium/service-kit';
 import {
+  type FakeUpstream,
   type RedisServer,
   type RunningService,
+  startFakeUpstream,
   startRedis,
   startService,
   stopAllProcesses,
@@ -9,14 +11,13 @@ import {
 } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FallbackLimiter, LOCAL_KEYS } from '../src/rate-limit-store.js';
-import { type EchoServer, startEcho } from './upstreams.js';
 
 const SECRET = 'rate-limit-test-secret-that-is-long-enough-0123';
 const LIMIT = 3;
 
 describe('rate limits', () => {
   let redis: RedisServer;
-  let echo: EchoServer;
+  let echo: FakeUpstream;
   let first: RunningService;
   let second: RunningService;
   let direct: RunningService;
@@ -35,7 +36,7 @@ describe('rate limits', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    echo = await startEcho();
+    echo = await startFakeUpstream('echo');
     [first, second, direct] = await Promise.all([start(), start(), start({ TRUSTED_PROXY_HOPS: '0' })]);
     for (const gateway of [first, second, direct]) await storeBecomes(gateway, 'redis');
   });

@@ -1,25 +1,24 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@titanium/service-kit';
+import { type FakeUpstream, startFakeUpstream } from '@titanium/test-support';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
 
 /** A real HTTP server standing in for a broken user-service. */
-async function brokenUpstream(status: number, body = ''): Promise<Server> {
-  const server = createServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
+function brokenUpstream(status: number, body = ''): Promise<FakeUpstream> {
+  return startFakeUpstream('user-service', {
+    handler: (_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body),
+  });
 }
 
 describe('POST /login when user-service answers wrongly', () => {
-  let server: Server | undefined;
+  let server: FakeUpstream | undefined;
   let app: FastifyInstance | undefined;
 
   afterEach(async () => {
     await app?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await server?.close();
   });
 
   it.each([
@@ -29,8 +28,7 @@ describe('POST /login when user-service answers wrongly', () => {
     [200, '{"unexpected":true}', 'answered with status 200'],
   ])('answers 503, not 401, when user-service answers %i', async (status, body, why) => {
     server = await brokenUpstream(status, body);
-    const { port } = server.address() as AddressInfo;
-    app = build(loadConfig(readConfig, { LOG_LEVEL: 'silent', USER_SERVICE_URL: `http://127.0.0.1:${port}` }));
+    app = build(loadConfig(readConfig, { LOG_LEVEL: 'silent', USER_SERVICE_URL: server.url }));
     const res = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'pw' } });
     expect(res.statusCode).toBe(503);
     expect(res.json().message).toBe(`Login is unavailable right now because the user service ${why}; try again later`);

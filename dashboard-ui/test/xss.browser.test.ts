@@ -1,10 +1,10 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
 import type { ReportingKey } from '@titanium/service-kit';
 import {
   artifactPath,
+  type FakeUpstream,
   launchChromium,
   type RunningService,
+  startFakeUpstream,
   startService,
   stopAllProcesses,
 } from '@titanium/test-support';
@@ -18,7 +18,7 @@ const PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</scr
 const KEYS: ReportingKey[] = ['api-gateway', 'auth', 'user_service', 'blog_service'];
 
 describe('dashboard with hostile text in /stats', () => {
-  let services: Server;
+  let services: FakeUpstream;
   let dashboard: RunningService;
   let lb: RunningService;
   let browser: Browser;
@@ -27,16 +27,15 @@ describe('dashboard with hostile text in /stats', () => {
   const dialogs: string[] = [];
 
   beforeAll(async () => {
-    services = createServer((req, res) => {
-      const block = { service_status: 'offline', error: PAYLOAD };
-      const body = req.url === '/stats' ? Object.fromEntries(KEYS.map((key) => [key, block])) : { status: 'ok' };
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+    services = await startFakeUpstream('services', {
+      handler: (req, res) => {
+        const block = { service_status: 'offline', error: PAYLOAD };
+        const body = req.url === '/stats' ? Object.fromEntries(KEYS.map((key) => [key, block])) : { status: 'ok' };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      },
     });
-    services.listen(0, '127.0.0.1');
-    await once(services, 'listening');
-    const address = services.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const { url } = services;
     [dashboard, browser] = await Promise.all([startService('dashboard-ui'), launchChromium()]);
     lb = await startService('load-balancer', {
       DASHBOARD_UI_URL: dashboard.url,
@@ -59,8 +58,7 @@ describe('dashboard with hostile text in /stats', () => {
   afterAll(async () => {
     await browser?.close();
     await stopAllProcesses();
-    services?.closeAllConnections();
-    services?.close();
+    await services?.close();
   });
 
   it('shows the text literally in the service list and the alerts, and runs none of it', async () => {

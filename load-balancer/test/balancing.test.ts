@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stopAllProcesses } from '@titanium/test-support';
+import { fakeUpstreamProcess, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEcho, startLbProcess } from './processes.js';
 
 interface Outcome {
   at: number;
@@ -29,9 +28,9 @@ describe('balancing across two gateway targets', () => {
   afterAll(stopAllProcesses);
 
   it('spreads traffic, routes around a killed target without failing requests, and takes it back', async () => {
-    const one = await startEcho();
-    const two = await startEcho();
-    const lb = await startLbProcess({
+    const one = await fakeUpstreamProcess('api-gateway');
+    const two = await fakeUpstreamProcess('api-gateway');
+    const lb = await startService('load-balancer', {
       API_GATEWAY_URL: `${one.url},${two.url}`,
       LB_COOLDOWN_MS: '500',
       LB_FAILURE_THRESHOLD: '2',
@@ -45,8 +44,8 @@ describe('balancing across two gateway targets', () => {
     expect(spread.filter((o) => o.port === one.port).length).toBeGreaterThan(spread.length / 4);
     expect(spread.filter((o) => o.port === two.port).length).toBeGreaterThan(spread.length / 4);
 
-    one.proc.signal('SIGKILL');
-    await one.proc.exited;
+    one.process.signal('SIGKILL');
+    await one.process.exited;
     const killedAt = performance.now();
     await sleep(1_500);
     const afterKill = outcomes.filter((o) => o.at > killedAt);
@@ -55,7 +54,7 @@ describe('balancing across two gateway targets', () => {
     expect(failures).toEqual([]);
     expect(afterKill.every((o) => o.port === two.port)).toBe(true);
 
-    await startEcho(one.port);
+    await fakeUpstreamProcess('api-gateway', { port: one.port });
     const restartedAt = performance.now();
     await expect
       .poll(() => outcomes.filter((o) => o.at > restartedAt && o.port === one.port).length, { timeout: 5_000 })
@@ -63,7 +62,7 @@ describe('balancing across two gateway targets', () => {
     stop.done = true;
     await running;
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
-    expect(lb.proc.output()).toMatch(/upstream target down/);
-    expect(lb.proc.output()).toMatch(/upstream target back/);
+    expect(lb.process.output()).toMatch(/upstream target down/);
+    expect(lb.process.output()).toMatch(/upstream target back/);
   });
 });

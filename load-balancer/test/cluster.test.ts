@@ -1,17 +1,24 @@
-import { type RedisServer, startRedis, stopAllProcesses } from '@titanium/test-support';
+import {
+  type FakeUpstreamProcess,
+  fakeUpstreamProcess,
+  type RedisServer,
+  type RunningService,
+  startRedis,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getStats } from './helpers.js';
-import { type Running, startEcho, startLbProcess } from './processes.js';
 
 describe('two load-balancer instances sharing Redis', () => {
   let redis: RedisServer;
-  let upstream: Running;
-  let a: Running;
-  let b: Running;
+  let upstream: FakeUpstreamProcess;
+  let a: RunningService;
+  let b: RunningService;
 
   beforeAll(async () => {
     redis = await startRedis();
-    upstream = await startEcho();
+    upstream = await fakeUpstreamProcess('api-gateway');
     const env = {
       REDIS_URL: redis.url,
       API_GATEWAY_URL: upstream.url,
@@ -21,8 +28,8 @@ describe('two load-balancer instances sharing Redis', () => {
       BLOG_SERVICE_URL: upstream.url,
     };
     [a, b] = await Promise.all([
-      startLbProcess({ ...env, LB_INSTANCE_ID: 'lb-a' }, 'lb-a'),
-      startLbProcess({ ...env, LB_INSTANCE_ID: 'lb-b' }, 'lb-b'),
+      startService('load-balancer', { ...env, LB_INSTANCE_ID: 'lb-a' }),
+      startService('load-balancer', { ...env, LB_INSTANCE_ID: 'lb-b' }),
     ]);
   });
 

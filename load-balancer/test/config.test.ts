@@ -1,8 +1,8 @@
 import { loadConfig } from '@titanium/service-kit';
-import { type RedisServer, startRedis } from '@titanium/test-support';
+import { type FakeUpstream, type RedisServer, startFakeUpstream, startRedis } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../src/config.js';
-import { getStats, type RunningLb, startLb, startUpstream, type Upstream } from './helpers.js';
+import { getStats, type RunningLb, startLb } from './helpers.js';
 
 describe('load balancer Redis settings', () => {
   it('takes REDIS_HOST and REDIS_PORT when REDIS_URL is not set, and REDIS_URL first', () => {
@@ -16,12 +16,12 @@ describe('load balancer Redis settings', () => {
 
   describe('given only REDIS_HOST and REDIS_PORT of a real Redis', () => {
     let redis: RedisServer;
-    let upstream: Upstream;
+    let upstream: FakeUpstream;
     let lb: RunningLb;
 
     beforeAll(async () => {
       redis = await startRedis();
-      upstream = await startUpstream('echo');
+      upstream = await startFakeUpstream('echo');
       const urls = ['API_GATEWAY_URL', 'DASHBOARD_UI_URL', 'AUTH_SERVICE_URL', 'USER_SERVICE_URL', 'BLOG_SERVICE_URL'];
       lb = await startLb({
         REDIS_HOST: '127.0.0.1',

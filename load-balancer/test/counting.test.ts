@@ -1,10 +1,11 @@
+import { type FakeUpstream, startFakeUpstream } from '@titanium/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { getStats, manualClock, type RunningLb, startLb, startUpstream, type Upstream } from './helpers.js';
+import { getStats, manualClock, type RunningLb, startLb } from './helpers.js';
 
 describe('traffic counting over the 10-second window', () => {
-  let api: Upstream;
-  let dashboard: Upstream;
+  let api: FakeUpstream;
+  let dashboard: FakeUpstream;
   let lb: RunningLb;
   let upstreamAborted = false;
   const clock = manualClock();
@@ -12,18 +13,20 @@ describe('traffic counting over the 10-second window', () => {
   beforeEach(async () => {
     clock.set(1_800_000_000_000);
     upstreamAborted = false;
-    api = await startUpstream('api-gateway', (req, res) => {
-      if (req.url === '/api/hang') {
-        res.on('close', () => {
-          upstreamAborted = true;
-        });
-        return;
-      }
-      const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end('{}');
+    api = await startFakeUpstream('api-gateway', {
+      handler: (req, res) => {
+        if (req.url === '/api/hang') {
+          res.on('close', () => {
+            upstreamAborted = true;
+          });
+          return;
+        }
+        const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end('{}');
+      },
     });
-    dashboard = await startUpstream('dashboard');
+    dashboard = await startFakeUpstream('dashboard');
     lb = await startLb(
       {
         API_GATEWAY_URL: api.url,

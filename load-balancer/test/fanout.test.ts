@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAllProcesses } from '@titanium/test-support';
+import { type RunningService, startFakeUpstream, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getStats, startLb, startUpstream } from './helpers.js';
-import { type Running, startLbProcess, startServiceProcess } from './processes.js';
+import { getStats, startLb } from './helpers.js';
 
 describe('/stats gathers every service', () => {
-  const services: Record<string, Running> = {};
-  let lb: Running;
+  const services: Record<string, RunningService> = {};
+  let lb: RunningService;
   let dataDir: string;
 
   beforeAll(async () => {
@@ -17,19 +16,16 @@ describe('/stats gathers every service', () => {
       DATABASE_PATH: join(dataDir, 'users.db'),
       BLOG_DATABASE_PATH: join(dataDir, 'blog.db'),
     };
-    const [user, blog] = await Promise.all([
-      startServiceProcess('user-service', 'USER_SERVICE_PORT', env),
-      startServiceProcess('blog-service', 'BLOG_SERVICE_PORT', env),
-    ]);
-    const auth = await startServiceProcess('auth-service', 'AUTH_SERVICE_PORT', { ...env, USER_SERVICE_URL: user.url });
-    const gateway = await startServiceProcess('api-gateway', 'API_GATEWAY_PORT', {
+    const [user, blog] = await Promise.all([startService('user-service', env), startService('blog-service', env)]);
+    const auth = await startService('auth-service', { ...env, USER_SERVICE_URL: user.url });
+    const gateway = await startService('api-gateway', {
       ...env,
       AUTH_SERVICE_URL: auth.url,
       USER_SERVICE_URL: user.url,
       BLOG_SERVICE_URL: blog.url,
     });
     Object.assign(services, { gateway, auth, user, blog });
-    lb = await startLbProcess({
+    lb = await startService('load-balancer', {
       API_GATEWAY_URL: gateway.url,
       AUTH_SERVICE_URL: auth.url,
       USER_SERVICE_URL: user.url,
@@ -62,7 +58,7 @@ describe('/stats gathers every service', () => {
   });
 
   it('marks a frozen service offline and still answers within 2.2 s', async () => {
-    services.auth?.proc.signal('SIGSTOP');
+    services.auth?.process.signal('SIGSTOP');
     try {
       const started = performance.now();
       const stats = await getStats(lb.url);
@@ -72,14 +68,14 @@ describe('/stats gathers every service', () => {
       expect(stats['api-gateway']?.service_status).not.toBe('offline');
       expect(stats.user_service?.service_status).not.toBe('offline');
     } finally {
-      services.auth?.proc.signal('SIGCONT');
+      services.auth?.process.signal('SIGCONT');
     }
     await expect.poll(async () => (await getStats(lb.url)).auth?.service_status).not.toBe('offline');
   });
 
   it('marks a killed service offline at once', async () => {
-    services.blog?.proc.signal('SIGKILL');
-    await services.blog?.proc.exited;
+    services.blog?.process.signal('SIGKILL');
+    await services.blog?.process.exited;
     const started = performance.now();
     const stats = await getStats(lb.url);
     expect(performance.now() - started).toBeLessThan(1_000);
@@ -91,23 +87,27 @@ describe('/stats gathers every service', () => {
 
 describe('/stats unwrapping', () => {
   it('lifts user-service database and cache to the top level and reports a broken answer as offline', async () => {
-    const user = await startUpstream('user_service', (_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          user_service: {
-            service_status: 'online',
-            database: { status: 'healthy' },
-            cache: { status: 'healthy', hit_ratio: 0.5 },
-          },
-        }),
-      );
+    const user = await startFakeUpstream('user_service', {
+      handler: (_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            user_service: {
+              service_status: 'online',
+              database: { status: 'healthy' },
+              cache: { status: 'healthy', hit_ratio: 0.5 },
+            },
+          }),
+        );
+      },
     });
-    const broken = await startUpstream('auth', (_req, res) => {
-      res.writeHead(500, { 'content-type': 'text/html' });
-      res.end('<h1>oops</h1>');
+    const broken = await startFakeUpstream('auth', {
+      handler: (_req, res) => {
+        res.writeHead(500, { 'content-type': 'text/html' });
+        res.end('<h1>oops</h1>');
+      },
     });
-    const garbled = await startUpstream('blog_service', (_req, res) => res.end('not json'));
+    const garbled = await startFakeUpstream('blog_service', { handler: (_req, res) => res.end('not json') });
     const lb = await startLb({
       USER_SERVICE_URL: user.url,
       AUTH_SERVICE_URL: broken.url,

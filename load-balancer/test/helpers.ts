@@ -1,58 +1,8 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type StatsAnswer as ContractAnswer, loadConfig } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { type BuildOptions, build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
-
-export interface Upstream {
-  url: string;
-  port: number;
-  server: Server;
-  /** Every request it received, with its body. */
-  seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[];
-  close(): Promise<void>;
-}
-
-export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
-
-/** A real HTTP server on a free loopback port; by default it answers JSON describing the request. */
-export async function startUpstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
-  const seen: Upstream['seen'] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      if (handler) return handler(req, res, body);
-      if (req.url === '/stats') {
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ [name]: { service_status: 'online', upstream: name } }));
-        return;
-      }
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ upstream: name, method: req.method, url: req.url, bytes: body.length }));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    server,
-    seen,
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close').catch(() => undefined);
-    },
-  };
-}
 
 export interface RunningLb {
   app: FastifyInstance;

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawExchange, startService, stopAllProcesses } from '@titanium/test-support';
+import { type RunningService, rawExchange, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Running, startLbProcess } from './processes.js';
 
 // Malformed and hostile requests sent byte for byte to the load balancer and to the services behind
 // it: each is refused with a 4xx (or the connection is closed), nothing is smuggled past the front
@@ -17,7 +16,7 @@ interface Target {
 }
 
 let dir: string;
-let lb: Running;
+let lb: RunningService;
 const direct: Record<'gateway' | 'blog' | 'dashboard', Target> = {} as never;
 const running: { name: string; running: () => boolean }[] = [];
 
@@ -28,7 +27,7 @@ beforeAll(async () => {
     startService('dashboard-ui'),
   ]);
   const gateway = await startService('api-gateway', { BLOG_SERVICE_URL: blog.url, JWT_SECRET: SECRET });
-  lb = await startLbProcess({
+  lb = await startService('load-balancer', {
     API_GATEWAY_URL: gateway.url,
     BLOG_SERVICE_URL: blog.url,
     DASHBOARD_UI_URL: dashboard.url,
@@ -39,7 +38,7 @@ beforeAll(async () => {
   for (const service of [blog, dashboard, gateway]) {
     running.push({ name: service.name, running: () => service.process.running });
   }
-  running.push({ name: 'load-balancer', running: () => lb.proc.running });
+  running.push({ name: 'load-balancer', running: () => lb.process.running });
 });
 
 afterAll(async () => {

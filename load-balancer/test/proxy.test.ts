@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import { createServer, request as httpRequest } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
-import { freePort, rawUpload } from '@titanium/test-support';
+import { request as httpRequest } from 'node:http';
+import { freePort, rawUpload, startFakeUpstream, trickle } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
-import { getStats, startLb, startUpstream } from './helpers.js';
+import WebSocket from 'ws';
+import { getStats, startLb } from './helpers.js';
 
 const open: { close(): Promise<unknown> | unknown }[] = [];
 afterEach(async () => {
@@ -12,9 +10,9 @@ afterEach(async () => {
 });
 
 async function stack(env: Record<string, string> = {}) {
-  const api = await startUpstream('api');
-  const blog = await startUpstream('blog');
-  const dashboard = await startUpstream('dashboard');
+  const api = await startFakeUpstream('api');
+  const blog = await startFakeUpstream('blog');
+  const dashboard = await startFakeUpstream('dashboard');
   open.push(api, blog, dashboard);
   const lb = await startLb({
     API_GATEWAY_URL: api.url,
@@ -30,19 +28,15 @@ async function stack(env: Record<string, string> = {}) {
 
 /** A target that answers 413 at once, before reading any of the body (Node reads and drops the rest). */
 async function startEarlyAnswer() {
-  const server = createServer((_req, res) => {
-    res.writeHead(413, { 'content-type': 'application/json' });
-    res.end('{"statusCode":413,"error":"Payload Too Large","message":"Request body is too large"}');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  open.push({
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
+  const early = await startFakeUpstream('early', {
+    readBody: false,
+    handler: (_req, res) => {
+      res.writeHead(413, { 'content-type': 'application/json' });
+      res.end('{"statusCode":413,"error":"Payload Too Large","message":"Request body is too large"}');
     },
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  open.push(early);
+  return early;
 }
 
 /** A request with full control over headers, answering status, headers and body. */
@@ -126,12 +120,14 @@ describe('proxying', () => {
   });
 
   it('files every proxied request in a /metrics histogram by route, method and status, one cut short as 499', async () => {
-    const api = await startUpstream('api', (req, res) => {
-      if (req.url === '/api/slow') return; // never answers
-      res.writeHead(req.url === '/api/missing' ? 404 : 200, { 'content-type': 'application/json' });
-      res.end('{}');
+    const api = await startFakeUpstream('api', {
+      handler: (req, res) => {
+        if (req.url === '/api/slow') return; // never answers
+        res.writeHead(req.url === '/api/missing' ? 404 : 200, { 'content-type': 'application/json' });
+        res.end('{}');
+      },
     });
-    const other = await startUpstream('other');
+    const other = await startFakeUpstream('other');
     open.push(api, other);
     const lb = await startLb({
       API_GATEWAY_URL: api.url,
@@ -195,10 +191,12 @@ describe('proxying', () => {
   });
 
   it('keeps the status, repeated headers and streamed body of the answer and drops hop-by-hop ones', async () => {
-    const api = await startUpstream('api', (_req, res) => {
-      res.writeHead(201, { 'set-cookie': ['a=1', 'b=2'], 'x-custom': 'yes', 'keep-alive': 'timeout=99' });
-      res.write('part one, ');
-      setTimeout(() => res.end('part two'), 50);
+    const api = await startFakeUpstream('api', {
+      handler: (_req, res) => {
+        res.writeHead(201, { 'set-cookie': ['a=1', 'b=2'], 'x-custom': 'yes', 'keep-alive': 'timeout=99' });
+        res.write('part one, ');
+        setTimeout(() => res.end('part two'), 50);
+      },
     });
     open.push(api);
     const lb = await startLb({ API_GATEWAY_URL: api.url });
@@ -273,7 +271,7 @@ describe('proxying', () => {
   });
 
   it('answers 504 when the target sends no headers within the upstream timeout', async () => {
-    const api = await startUpstream('api', () => undefined);
+    const api = await startFakeUpstream('api', { handler: () => undefined });
     open.push(api);
     const lb = await startLb({ API_GATEWAY_URL: api.url, LB_UPSTREAM_HEADERS_TIMEOUT_MS: '300' });
     open.push(lb.app);
@@ -283,7 +281,7 @@ describe('proxying', () => {
   });
 
   it('answers 504 within the upstream timeout also for requests queued behind a full connection pool', async () => {
-    const api = await startUpstream('api', () => undefined);
+    const api = await startFakeUpstream('api', { handler: () => undefined });
     open.push(api);
     const lb = await startLb({
       API_GATEWAY_URL: api.url,
@@ -306,8 +304,8 @@ describe('proxying', () => {
   });
 
   it('sends a request with a small body to another target when the first drops the connection before answering', async () => {
-    const dropping = await startUpstream('dropping', (req) => req.socket.destroy());
-    const api = await startUpstream('api');
+    const dropping = await startFakeUpstream('dropping', { handler: (req) => req.socket.destroy() });
+    const api = await startFakeUpstream('api');
     open.push(dropping, api);
     const lb = await startLb({ API_GATEWAY_URL: `${dropping.url},${api.url}`, LB_BALANCING: 'round-robin' });
     open.push(lb.app);
@@ -328,37 +326,18 @@ describe('proxying', () => {
 
   it('cuts off a client that trickles its request headers, within about a second of the limit', async () => {
     const { lb } = await stack({ LB_HEADERS_TIMEOUT_MS: '1000' });
-    const socket = connect(lb.port, '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    const started = performance.now();
-    socket.write('GET /api/x HTTP/1.1\r\nHost: x\r\n');
-    const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 200);
-    let answer = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => {
-      answer += chunk;
-    });
-    await new Promise((resolve) => socket.once('close', resolve));
-    clearInterval(trickle);
-    const elapsed = performance.now() - started;
-    expect(answer).toMatch(/^HTTP\/1\.1 408/);
-    expect(elapsed).toBeGreaterThanOrEqual(900);
-    expect(elapsed).toBeLessThan(2_500);
+    const slow = await trickle(lb.port, 'GET /api/x HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n', 200);
+    const { text, closed, elapsedMs } = await slow.done;
+    expect(closed).toBe(true);
+    expect(text).toMatch(/^HTTP\/1\.1 408/);
+    expect(elapsedMs).toBeGreaterThanOrEqual(900);
+    expect(elapsedMs).toBeLessThan(2_500);
   });
 
   it('proxies WebSocket upgrades to the target', async () => {
-    const port = await freePort();
-    const upstream = new WebSocketServer({ port, host: '127.0.0.1' });
-    upstream.on('connection', (ws, req) => ws.on('message', (data) => ws.send(`${req.url}:${data}`)));
-    open.push({
-      close: () => {
-        for (const client of upstream.clients) client.terminate();
-        return new Promise((resolve) => upstream.close(resolve));
-      },
-    });
-    const lb = await startLb({
-      API_GATEWAY_URL: `http://127.0.0.1:${port}`,
-      DASHBOARD_UI_URL: `http://127.0.0.1:${port}`,
-    });
+    const upstream = await startFakeUpstream('target');
+    open.push(upstream);
+    const lb = await startLb({ API_GATEWAY_URL: upstream.url, DASHBOARD_UI_URL: upstream.url });
     open.push(lb.app);
     for (const path of ['/api/live', '/live-reload']) {
       const ws = new WebSocket(`ws://127.0.0.1:${lb.port}${path}`);
@@ -368,8 +347,9 @@ describe('proxying', () => {
       });
       ws.send('hi');
       const reply = await new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
-      expect(reply).toBe(`${path}:hi`);
+      expect(reply).toBe('target:hi');
       ws.close();
     }
+    expect(upstream.upgrades.map((upgrade) => upgrade.url)).toEqual(['/api/live', '/live-reload']);
   });
 });

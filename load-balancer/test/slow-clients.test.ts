@@ -1,9 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closedWithin, openSocket, startService, stopAllProcesses } from '@titanium/test-support';
+import {
+  closedWithin,
+  fakeUpstreamProcess,
+  openSocket,
+  type RunningService,
+  startService,
+  stopAllProcesses,
+  trickle,
+} from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Running, startEcho, startLbProcess } from './processes.js';
 
 // Clients that are slow on purpose: headers trickled a byte at a time (slowloris) and a thousand
 // idle keep-alive connections. The header limit is set low here so the test stays short.
@@ -14,19 +21,19 @@ const HEADERS_TIMEOUT_MS = 1_000;
 const CHECK_MS = 250;
 const CUT_BY_MS = HEADERS_TIMEOUT_MS + 2_000;
 
-let lb: Running;
+let lb: RunningService;
 let gatewayPort: number;
 let gatewayPid: number;
 
 beforeAll(async () => {
-  const echo = await startEcho();
+  const echo = await fakeUpstreamProcess('api-gateway');
   const gateway = await startService('api-gateway', {
     SERVER_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
     SERVER_TIMEOUT_CHECK_INTERVAL_MS: String(CHECK_MS),
   });
   gatewayPort = gateway.port;
   gatewayPid = gateway.process.pid;
-  lb = await startLbProcess({
+  lb = await startService('load-balancer', {
     API_GATEWAY_URL: gateway.url,
     DASHBOARD_UI_URL: echo.url,
     BLOG_SERVICE_URL: echo.url,
@@ -41,23 +48,12 @@ afterAll(async () => {
 });
 
 /** Sends a request line, then one header byte every `everyMs`, until the server closes the socket. */
-async function slowloris(
-  port: number,
-  everyMs = 100,
-): Promise<{ socket: Socket; openedAt: number; received: () => string }> {
-  const socket = await openSocket(port);
+async function slowloris(port: number, everyMs = 100) {
   const openedAt = Date.now();
-  let text = '';
-  socket.on('data', (chunk: Buffer) => {
-    text += chunk.toString('latin1');
+  const slow = await trickle(port, 'GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: ', 'a', everyMs, {
+    timeoutMs: CUT_BY_MS + 4_000,
   });
-  socket.on('error', () => undefined);
-  socket.write('GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: ');
-  const timer = setInterval(() => {
-    if (!socket.destroyed) socket.write('a');
-  }, everyMs);
-  socket.once('close', () => clearInterval(timer));
-  return { socket, openedAt, received: () => text };
+  return { ...slow, openedAt };
 }
 
 async function timed(url: string): Promise<{ status: number; ms: number }> {
@@ -117,7 +113,7 @@ describe('slowloris: headers trickled a byte at a time', () => {
 
 describe('a thousand idle keep-alive connections', () => {
   it('do not slow others down, and the descriptors return to the baseline once they close', async () => {
-    const pid = lb.proc.pid;
+    const pid = lb.process.pid;
     expect((await timed(`${lb.url}/`)).status).toBe(200);
     await sleep(200);
     const before = { fds: openFds(pid), rss: rssMiB(pid) };
@@ -165,7 +161,7 @@ describe('a thousand idle keep-alive connections', () => {
       slowest_other_request_ms: Math.round(slowest),
     };
     process.stdout.write(`load balancer with 1000 idle keep-alive connections: ${JSON.stringify(report)}\n`);
-    expect(lb.proc.running).toBe(true);
+    expect(lb.process.running).toBe(true);
     expect(gatewayPid).toBeGreaterThan(0);
   });
 });

@@ -1,64 +1,13 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { freePort, rawExchange } from '@titanium/test-support';
+import { freePort, rawExchange, startFakeUpstream } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { startLb } from './helpers.js';
 
 const open: { close(): Promise<unknown> | unknown }[] = [];
 afterEach(async () => {
   for (const item of open.splice(0).reverse()) await item.close();
 });
-
-interface Named {
-  url: string;
-  port: number;
-  /** Request ids of the upgrades it accepted. */
-  upgradeIds: (string | undefined)[];
-  /** Plain requests it answered. */
-  readonly requests: number;
-}
-
-/**
- * A target that tells who it is: plain requests get `x-upstream: <name>`, and so does the 101 of a
- * WebSocket upgrade, after which it echoes every message.
- */
-async function startNamed(name: string, port = 0): Promise<Named & { server: Server }> {
-  const upgradeIds: (string | undefined)[] = [];
-  let requests = 0;
-  const server = createServer((_req, res) => {
-    requests++;
-    res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
-    res.end(name);
-  });
-  const sockets = new WebSocketServer({ noServer: true });
-  sockets.on('headers', (headers) => headers.push(`x-upstream: ${name}`));
-  server.on('upgrade', (req, socket, head) => {
-    upgradeIds.push(req.headers['x-request-id']?.toString());
-    sockets.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data) => ws.send(`${name}:${data}`)));
-  });
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  const actual = (server.address() as AddressInfo).port;
-  const named = {
-    url: `http://127.0.0.1:${actual}`,
-    port: actual,
-    upgradeIds,
-    server,
-    get requests() {
-      return requests;
-    },
-  };
-  open.push({
-    close: () => {
-      for (const ws of sockets.clients) ws.terminate();
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
-    },
-  });
-  return named;
-}
 
 const UPGRADE =
   'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
@@ -80,7 +29,10 @@ async function answer(port: number, target: string, upgrade: boolean) {
 
 describe('WebSocket upgrades', () => {
   it('go where the same request-target goes over plain HTTP: /blog, /blog/, /api/..., / and *', async () => {
-    const [api, blog, dashboard] = await Promise.all(['api', 'blog', 'dashboard'].map((name) => startNamed(name)));
+    const [api, blog, dashboard] = await Promise.all(
+      ['api', 'blog', 'dashboard'].map((name) => startFakeUpstream(name)),
+    );
+    open.push(...[api, blog, dashboard].flatMap((upstream) => (upstream ? [upstream] : [])));
     const lb = await startLb({
       API_GATEWAY_URL: api?.url ?? '',
       BLOG_SERVICE_URL: blog?.url ?? '',
@@ -111,7 +63,8 @@ describe('WebSocket upgrades', () => {
   });
 
   it('carry an X-Request-Id to the target, the same one the client gets back', async () => {
-    const api = await startNamed('api');
+    const api = await startFakeUpstream('api');
+    open.push(api);
     const lb = await startLb({ API_GATEWAY_URL: api.url });
     open.push(lb.app);
     const ws = new WebSocket(`ws://127.0.0.1:${lb.port}/api/live`);
@@ -124,12 +77,12 @@ describe('WebSocket upgrades', () => {
     expect(String(reply)).toBe('api:hi');
     const id = response.headers['x-request-id'];
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(api.upgradeIds).toEqual([id]);
+    expect(api.upgrades).toEqual([{ url: '/api/live', requestId: id }]);
 
     const named = new WebSocket(`ws://127.0.0.1:${lb.port}/api/live`, { headers: { 'x-request-id': 'upgrade-7' } });
     await once(named, 'open');
     named.close();
-    expect(api.upgradeIds.at(-1)).toBe('upgrade-7');
+    expect(api.upgrades.at(-1)?.requestId).toBe('upgrade-7');
   });
 
   it('to a dead target get a JSON 502 and count against its health like any request', async () => {
@@ -150,10 +103,11 @@ describe('WebSocket upgrades', () => {
       expect(refused.text).toMatch(/\r\ncontent-type: application\/json/i);
     }
     // Two failed upgrades took the target out: once it listens, it gets nothing until a probe says so.
-    const revived = await startNamed('api', port);
+    const revived = await startFakeUpstream('api', { port });
+    open.push(revived);
     const res = await fetch(`${lb.url}/api/posts`);
     expect(res.status).toBe(502);
-    expect(revived.requests).toBe(0);
-    expect(revived.upgradeIds).toEqual([]);
+    expect(revived.seen).toEqual([]);
+    expect(revived.upgrades).toEqual([]);
   });
 });

@@ -1,6 +1,4 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type FakeUpstream, startFakeUpstream } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api-client.js';
 import { LatencyRecord } from '../src/latency-record.js';
@@ -8,19 +6,17 @@ import { openLoop } from '../src/open-loop.js';
 import { parseDuration, parseOptions } from '../src/options.js';
 
 describe('open-loop scheduling', () => {
-  const servers: ReturnType<typeof createServer>[] = [];
-  afterEach(() => {
-    for (const server of servers.splice(0)) server.close();
+  const servers: FakeUpstream[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
   async function slowServer(delayMs: number): Promise<string> {
-    const server = createServer((_req, res) => {
-      setTimeout(() => res.end('{}'), delayMs);
+    const server = await startFakeUpstream('slow', {
+      handler: (_req, res) => setTimeout(() => res.end('{}'), delayMs),
     });
     servers.push(server);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return server.url;
   }
 
   it('keeps the scheduled rate when the server is slow, and shows the slowness as latency', async () => {

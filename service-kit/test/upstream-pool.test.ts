@@ -1,6 +1,4 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startFakeUpstream } from '@titanium/test-support';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamPool } from '../src/upstream-pool.js';
@@ -11,30 +9,18 @@ afterEach(async () => {
   for (const item of open.splice(0).reverse()) await item.close();
 });
 
-/** A real target: `/health` and `/ready` answer the status the test sets; it counts what it gets. */
+/** A real target whose `/health` and `/ready` answer the status the test sets. */
 async function startTarget(port = 0) {
   const status = { health: 200, ready: 200 };
-  const seen: string[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push(req.url ?? '');
-    res.statusCode = req.url === '/ready' ? status.ready : req.url === '/health' ? status.health : 200;
-    res.end();
-  });
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  const actual = (server.address() as AddressInfo).port;
-  const target = {
-    url: `http://127.0.0.1:${actual}`,
-    port: actual,
-    status,
-    seen,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
+  const target = await startFakeUpstream('target', {
+    port,
+    handler: (req, res) => {
+      res.statusCode = req.url === '/ready' ? status.ready : req.url === '/health' ? status.health : 200;
+      res.end();
     },
-  };
+  });
   open.push(target);
-  return target;
+  return Object.assign(target, { status, paths: () => target.seen.map((seen) => seen.url) });
 }
 
 function pool(urls: string[], options: ConstructorParameters<typeof UpstreamPool>[2] = {}) {
@@ -63,7 +49,7 @@ describe('the upstream pool health model', () => {
     expect(only.lastChange).toBeGreaterThanOrEqual(before);
     expect(upstream.pick()).toBeUndefined();
     // Answers of 500 keep it out; the first answer below 500 brings it back.
-    await expect.poll(() => target.seen.filter((url) => url === '/health').length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => target.paths().filter((url) => url === '/health').length).toBeGreaterThanOrEqual(2);
     expect(only.state).toBe('out');
     target.status.health = 200;
     await expect.poll(() => only.state).toBe('up');
@@ -81,7 +67,7 @@ describe('the upstream pool health model', () => {
     expect(only.healthy).toBe(false);
     expect(only.lastError).toBe('no answer within the time limit (UND_ERR_HEADERS_TIMEOUT)');
     await expect.poll(() => only.healthy).toBe(true);
-    expect(target.seen).toContain('/health');
+    expect(target.paths()).toContain('/health');
   });
 
   it('sends new requests to a draining target only when no ready one is left', async () => {
@@ -125,6 +111,6 @@ describe('the upstream pool health model', () => {
     expect(gone?.lastError).toBe('ECONNREFUSED');
     const back = await startTarget(port);
     await expect.poll(() => gone?.state).toBe('up');
-    expect(back.seen).toContain('/health');
+    expect(back.paths()).toContain('/health');
   });
 });

@@ -1,5 +1,7 @@
 export * from './bad-input.js';
 export * from './browser.js';
+export * from './fake-upstream.mjs';
+export * from './fake-upstream-process.js';
 export * from './faults/index.js';
 export * from './processes.js';
 export * from './raw-http.js';

@@ -120,6 +120,42 @@ export async function rawExchange(
   return exchange;
 }
 
+export interface Trickle {
+  socket: Socket;
+  /** Everything received so far, as latin1 text. */
+  received(): string;
+  /** What came back, once the server has closed the connection (or `timeoutMs` has passed). */
+  done: Promise<RawExchange>;
+}
+
+/**
+ * A slow client: sends `head`, then `piece` every `everyMs` for as long as the connection stays
+ * open, so only a server-side limit can end it.
+ */
+export async function trickle(
+  port: number,
+  head: string,
+  piece: string,
+  everyMs: number,
+  { timeoutMs = 10_000 } = {},
+): Promise<Trickle> {
+  const socket = await openSocket(port);
+  const collecting = collect(socket, { quietMs: timeoutMs, timeoutMs });
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+  });
+  socket.write(head);
+  const timer = setInterval(() => {
+    if (!socket.destroyed) socket.write(piece);
+  }, everyMs);
+  const done = collecting.done.then(({ error: _error, ...exchange }) => {
+    clearInterval(timer);
+    return exchange;
+  });
+  return { socket, received: () => text, done };
+}
+
 /** Resolves when `socket` closes, with the milliseconds waited; rejects after `timeoutMs`. */
 export function closedWithin(socket: Socket, timeoutMs: number): Promise<number> {
   const started = Date.now();
