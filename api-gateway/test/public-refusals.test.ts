@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WrappedStats } from '@titanium/service-kit';
-import { type RunningService, startBackends, stopAllProcesses } from '@titanium/test-support';
+import { hs256, now, type RunningService, startBackends, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hs256, now } from '../../auth-service/test/tokens.js';
 
 // What a client sees when it sends bad input or no valid credentials to the public API: real
 // gateway, auth, user and blog processes on loopback, with real SQLite files behind them.

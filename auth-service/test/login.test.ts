@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthBlock, WrappedStats } from '@titanium/service-kit';
-import { type RunningService, startService, stopAllProcesses } from '@titanium/test-support';
+import { decodeToken, type RunningService, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from './tokens.js';
 
 const SECRET = 'login-test-secret-long-enough-for-hs256';
 const ALICE = { username: 'alice', email: 'alice@example.com', password: 'correct horse battery' };
@@ -61,7 +60,7 @@ describe('POST /login against a real user-service', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const body = (await res.json()) as { status: string; token: string };
     expect(body.status).toBe('success');
-    const { header, payload } = decode(body.token);
+    const { header, payload } = decodeToken(body.token);
     expect(header.alg).toBe('HS256');
     expect(payload).toMatchObject({ user_id: 1, username: 'alice' });
     expect(Number(payload.exp) - Number(payload.iat)).toBe(24 * 3600);

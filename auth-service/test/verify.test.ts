@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { loadConfig } from '@titanium/service-kit';
+import { hs256, now, rs256, unsigned } from '@titanium/test-support';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
-import { hs256, now, rs256, unsigned } from './tokens.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const claims = () => ({ user_id: 7, username: 'alice', iat: now(), exp: now() + 3600 });

@@ -2,9 +2,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningService, startService, stopAllProcesses } from '@titanium/test-support';
+import {
+  hs256,
+  now,
+  type RunningService,
+  rs256,
+  startService,
+  stopAllProcesses,
+  unsigned,
+} from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hs256, now, rs256, unsigned } from '../../auth-service/test/tokens.js';
 
 // Every kind of bad token against every write, straight to the blog and through the gateway:
 // 401 each time and nothing changes.

@@ -20,7 +20,6 @@ import {
   MANIFESTS,
   named,
   podEnv,
-  ROOT,
   serviceImage,
 } from './support.js';
 
@@ -30,7 +29,7 @@ const MUST_BE_SET = /(_URL|_PATH|^JWT_SECRET)$/;
 type ReadConfig = (env: EnvReader) => unknown;
 const readers = new Map<string, ReadConfig>();
 for (const c of COMPONENTS) {
-  const module = (await import(`${ROOT}${c.name}/src/config.ts`)) as { readConfig: ReadConfig };
+  const module = (await import(`${c.workspace}/config`)) as { readConfig: ReadConfig };
   readers.set(c.name, module.readConfig);
 }
 const readerOf = (c: Component) => readers.get(c.name) as ReadConfig;

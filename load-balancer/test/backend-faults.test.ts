@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { summarize } from '@titanium/dashboard-ui/status';
 import { type Outcome, steadyLoad, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
-import { summarize } from '../../dashboard-ui/web/src/status.js';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
 /** Milliseconds until `check` holds, polling every 50 ms; throws after `timeoutMs`. */
@@ -51,9 +50,7 @@ describe('a backend killed or frozen under load', () => {
     await stack.blog.kill();
     const killedAt = posts.now();
     // What the dashboard, polling /stats every 2 s, shows for the blog service.
-    const blogState = async () =>
-      summarize((await stack.stats()) as unknown as StatsResponse).services.find((s) => s.key === 'blog_service')
-        ?.state;
+    const blogState = async () => summarize(await stack.stats()).services.find((s) => s.key === 'blog_service')?.state;
     const offlineAfter = await timeUntil(async () => (await blogState()) === 'Offline', 2_000);
     expect(offlineAfter).toBeLessThan(2_000);
     await sleep(1_000);

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { summarize } from '@titanium/dashboard-ui/status';
 import { steadyLoad, stopAllProcesses, tokenFor } from '@titanium/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatsResponse } from '../../dashboard-ui/web/src/stats-types.js';
-import { summarize } from '../../dashboard-ui/web/src/status.js';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
 const WRITE_LIMIT = 3;
@@ -35,7 +34,7 @@ describe('Redis stopped and restarted under load', () => {
     const stats = await stack.stats();
     const gateway = stats['api-gateway'] as { rate_limit?: { store?: string } } | undefined;
     return {
-      cache: summarize(stats as unknown as StatsResponse).cache,
+      cache: summarize(stats).cache,
       scope: stats['load-balancer'].scope,
       rateLimitStore: gateway?.rate_limit?.store ?? 'none',
     };

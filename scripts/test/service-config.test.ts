@@ -1,11 +1,11 @@
+import { readConfig as apiGateway } from '@titanium/api-gateway/config';
+import { readConfig as authService } from '@titanium/auth-service/config';
+import { readConfig as blogService } from '@titanium/blog-service/config';
+import { readConfig as dashboardUi } from '@titanium/dashboard-ui/config';
+import { readConfig as loadBalancer } from '@titanium/load-balancer/config';
 import { type EnvReader, type KitConfig, loadConfig } from '@titanium/service-kit';
+import { readConfig as userService } from '@titanium/user-service/config';
 import { describe, expect, it } from 'vitest';
-import { readConfig as apiGateway } from '../../api-gateway/src/config.js';
-import { readConfig as authService } from '../../auth-service/src/config.js';
-import { readConfig as blogService } from '../../blog-service/src/config.js';
-import { readConfig as dashboardUi } from '../../dashboard-ui/src/config.js';
-import { readConfig as loadBalancer } from '../../load-balancer/src/config.js';
-import { readConfig as userService } from '../../user-service/src/config.js';
 
 describe('service defaults', () => {
   it.each([
