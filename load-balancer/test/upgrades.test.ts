@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { freePort, rawExchange, startFakeUpstream } from '@titanium/test-support';
+import { freePort, rawExchange, startFakeUpstream, startSilentUpstream } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startLb } from './helpers.js';
@@ -109,5 +109,21 @@ describe('WebSocket upgrades', () => {
     expect(res.status).toBe(502);
     expect(revived.seen).toEqual([]);
     expect(revived.upgrades).toEqual([]);
+  });
+
+  it('to a target that does not answer in time get a JSON 504 after the headers timeout', async () => {
+    const silent = await startSilentUpstream();
+    open.push(silent);
+    const lb = await startLb({ API_GATEWAY_URL: silent.url, LB_UPSTREAM_HEADERS_TIMEOUT_MS: '500' });
+    open.push(lb.app);
+    const late = await rawExchange(lb.port, `GET /api/live HTTP/1.1\r\nHost: lb\r\n${UPGRADE}\r\n`);
+    expect(late.statuses).toEqual([504]);
+    expect(late.closed).toBe(true);
+    expect(late.elapsedMs).toBeGreaterThanOrEqual(450);
+    expect(JSON.parse(late.text.slice(late.text.indexOf('\r\n\r\n') + 4))).toEqual({
+      statusCode: 504,
+      error: 'Gateway Timeout',
+      message: 'Upstream api-gateway did not answer in time',
+    });
   });
 });

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { sendErrorJson } from './errors.js';
+import { ClientGone, HeadersDeadline, headersTimeout } from './headers-deadline.js';
 import { requestIdFor } from './request-id.js';
 import { hasBody } from './socket-response.js';
 import { discardUnreadBody } from './unread-body.js';
@@ -46,22 +47,11 @@ export interface ProxyCall {
 /** Request bodies up to this size are read whole before sending, so the request can be sent again. */
 const REPLAYABLE_BODY_BYTES = 64 * 1024;
 
-class ClientGone extends Error {
-  constructor() {
-    super('client closed the connection');
-    this.name = 'ClientGone';
-  }
-}
-
-function timeoutError(): Error {
-  return Object.assign(new Error('no response headers in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
-}
-
 /**
  * One proxied request: an undici dispatch handler that streams the target's answer to the
  * client with back-pressure, retries another target when the first could not be reached and
  * that is safe, and aborts the upstream request when the client goes away. The deadline for
- * response headers runs from the dispatch, so time queued for a pooled connection counts.
+ * response headers runs from the dispatch (HeadersDeadline).
  */
 class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
   readonly #req: IncomingMessage;
@@ -81,8 +71,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
   #attempts = 0;
   #settled = true;
   #clientGone = false;
-  #deadline: NodeJS.Timeout | undefined;
-  #timedOut = false;
+  #deadline: HeadersDeadline | undefined;
   /** True once the client got a failure answer of the proxy's own. */
   #answered = false;
   elapsedMs = 0;
@@ -152,7 +141,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
       this.#fail(noTargetError(this.#pool.name));
       return;
     }
-    this.#deadline = setTimeout(() => this.#expire(), this.#pool.options.headersTimeoutMs);
+    this.#deadline = new HeadersDeadline(this.#pool.options.headersTimeoutMs, () => this.#expire());
     this.#send(target);
   }
 
@@ -175,13 +164,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
 
   #expire(): void {
     if (this.#res.headersSent || this.#clientGone) return;
-    this.#timedOut = true;
     if (this.#controller) {
-      this.#controller.abort(timeoutError());
+      this.#controller.abort(headersTimeout());
       return;
     }
     // Still queued for a connection: answer now; the request is dropped when its turn comes.
-    const err = timeoutError();
+    const err = headersTimeout();
     if (this.#target) this.#pool.failed(this.#target, err);
     this.#settle();
     this.#fail(upstreamError(err, this.#pool.name));
@@ -190,11 +178,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#clientGone) controller.abort(new ClientGone());
-    else if (this.#timedOut) controller.abort(timeoutError());
+    else if (this.#deadline?.expired) controller.abort(headersTimeout());
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    clearTimeout(this.#deadline);
+    this.#deadline?.clear();
     if (this.#clientGone) return;
     const flat = responseHeadersFor(headers, this.#requestId);
     if (this.#route.closing()) flat.push('connection', 'close');
@@ -232,7 +220,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
     if (
       classifyFailure(err) === 'connection' &&
       !this.#res.headersSent &&
-      !this.#timedOut &&
+      !this.#deadline?.expired &&
       this.#body !== undefined &&
       this.#attempts < this.#pool.targets.length
     ) {
@@ -256,7 +244,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
   }
 
   #fail(err: { statusCode: number; message: string }): void {
-    clearTimeout(this.#deadline);
+    this.#deadline?.clear();
     this.#answered = true;
     const headers = ['x-request-id', this.#requestId];
     if (this.#route.closing()) headers.push('connection', 'close');
@@ -264,7 +252,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
   }
 
   #closed(): void {
-    clearTimeout(this.#deadline);
+    this.#deadline?.clear();
     const aborted = !this.#res.writableFinished;
     if (aborted) {
       this.#clientGone = true;

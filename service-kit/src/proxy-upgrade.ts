@@ -3,19 +3,13 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { sendErrorJson } from './errors.js';
+import { ClientGone, HeadersDeadline, headersTimeout } from './headers-deadline.js';
 import type { ProxyRoute } from './proxy-request.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import { responseOnSocket } from './socket-response.js';
 import { noTargetError, upstreamError } from './upstream-errors.js';
 import { requestHeadersFor, responseHeadersFor } from './upstream-headers.js';
 import type { UpstreamTarget } from './upstream-pool.js';
-
-class ClientGone extends Error {
-  constructor() {
-    super('client closed the connection');
-    this.name = 'ClientGone';
-  }
-}
 
 /**
  * One WebSocket upgrade sent on to a target of the route's pool, with the same header policy,
@@ -32,10 +26,9 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   readonly #requestId: string;
   #target: UpstreamTarget | undefined;
   #controller: Dispatcher.DispatchController | undefined;
-  #deadline: NodeJS.Timeout | undefined;
+  #deadline: HeadersDeadline | undefined;
   #settled = true;
   #clientGone = false;
-  #timedOut = false;
   /** The answer being passed on when the target did not switch protocols. */
   #res: ServerResponse | undefined;
 
@@ -63,12 +56,10 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
       this.#clientGone = true;
       this.#controller?.abort(new ClientGone());
     });
-    this.#deadline = setTimeout(() => {
-      this.#timedOut = true;
-      const err = Object.assign(new Error('no response headers in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
-      if (this.#controller) this.#controller.abort(err);
-      else this.onResponseError(undefined, err);
-    }, pool.options.headersTimeoutMs);
+    this.#deadline = new HeadersDeadline(pool.options.headersTimeoutMs, () => {
+      if (this.#controller) this.#controller.abort(headersTimeout());
+      else this.onResponseError(undefined, headersTimeout());
+    });
     const req = this.#req;
     target.dispatcher.dispatch(
       {
@@ -89,7 +80,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     // Given up on while still queued for a connection: never sent.
-    if (this.#clientGone || this.#timedOut) controller.abort(new ClientGone());
+    if (this.#clientGone || this.#deadline?.expired) controller.abort(new ClientGone());
   }
 
   onRequestUpgrade(
@@ -135,7 +126,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    clearTimeout(this.#deadline);
+    this.#deadline?.clear();
     if (this.#clientGone) return;
     this.#res = responseOnSocket(this.#req, this.#socket);
     try {
@@ -170,7 +161,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   #settle(): void {
-    clearTimeout(this.#deadline);
+    this.#deadline?.clear();
     if (this.#settled) return;
     this.#settled = true;
     this.#route.pool.release(this.#target as UpstreamTarget);
