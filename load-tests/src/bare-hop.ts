@@ -4,11 +4,12 @@ import { Pool } from 'undici';
 
 // The cheapest hops Node can make, as the benchmark's reference for what a chain of processes
 // costs on this machine: `serve <port> <file>` answers every request with the file's bytes as
-// JSON; `proxy <port> <target-url>` passes every GET to the target over a keep-alive pool and
-// streams the answer back. No routing, no headers added, no counting, no logs.
-const [mode, port, arg] = process.argv.slice(2);
+// JSON; `proxy <port> <target-url> [connections]` passes every GET to the target over a keep-alive
+// pool of that many connections (128 unless told) and streams the answer back. No routing, no
+// headers added, no counting, no logs.
+const [mode, port, arg, connections = '128'] = process.argv.slice(2);
 if ((mode !== 'serve' && mode !== 'proxy') || !port || !arg) {
-  process.stderr.write('usage: bare-hop serve <port> <file> | bare-hop proxy <port> <target-url>\n');
+  process.stderr.write('usage: bare-hop serve <port> <file> | bare-hop proxy <port> <target-url> [connections]\n');
   process.exit(2);
 }
 
@@ -20,7 +21,7 @@ if (mode === 'serve') {
     res.end(body);
   };
 } else {
-  const pool = new Pool(arg, { connections: 128, pipelining: 1 });
+  const pool = new Pool(arg, { connections: Number(connections), pipelining: 1 });
   handler = (req, res) => {
     pool.stream(
       { path: req.url ?? '/', method: 'GET' },

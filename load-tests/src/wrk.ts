@@ -33,9 +33,10 @@ export function parseWrk(out: string): WrkResult {
 /**
  * One wrk run (one thread, keep-alive connections), without blocking this process so it can
  * probe the target meanwhile. wrk is a C program: it leaves the cores to what is measured.
+ * Aborting `signal` stops wrk and rejects.
  */
-export async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
-  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
+export async function wrk(url: string, connections: number, seconds: number, signal?: AbortSignal): Promise<WrkResult> {
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { signal });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
