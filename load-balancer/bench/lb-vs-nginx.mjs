@@ -6,7 +6,9 @@
 // counting or logs; load-tests/src/bare-hop.ts), which is what Node itself costs on this machine;
 // `@fastify/http-proxy` (bench/fastify-proxy.mjs), what Fastify's own parts give; and nginx (one
 // worker, keep-alive upstream). Only same-run ratios mean anything on a shared machine, so the
-// figures are ratios per round, checked against the bounds below. Then a longer run of the load
+// figures are ratios per round, checked against the bounds below, beside the CPU time each proxy's
+// processes spend per request (steadier than throughput when the machine's speed drifts, since it
+// does not count time spent waiting for a core). Then a longer run of the load
 // balancer alone for stability: throughput of the last 10 s against the first (also against
 // nginx runs just before and after, which show how much the machine itself drifted), RSS
 // growth, /stats latency.
@@ -43,7 +45,8 @@ const SIDES = [
   ['nginx', 'nginx (1 worker)'],
 ];
 /** @typedef {import('@titanium/load-tests/wrk').WrkResult} WrkResult */
-/** @typedef {Record<Side, WrkResult>} Round */
+/** @typedef {WrkResult & { cpuUs: number }} Run wrk's figures, and the proxy's CPU time per request (µs) */
+/** @typedef {Record<Side, Run>} Round */
 /**
  * What the load balancer must keep against the others (issue #12), and the p99 it aims for.
  * @type {{ label: string, of: (r: Round) => number, at: 'least' | 'most', limit: number, kind: string }[]}
@@ -65,6 +68,11 @@ const BOUNDS = [
   },
   { label: 'requests/s LB / nginx', of: (r) => r.lb.rps / r.nginx.rps, at: 'least', limit: 0.3, kind: 'bound' },
   { label: 'p99 LB / bare undici proxy', of: (r) => r.lb.p99 / r.bare.p99, at: 'most', limit: 1.2, kind: 'goal' },
+];
+/** Ratios shown without a bound: what each request costs the load balancer's process, against the others'. */
+const COSTS = [
+  { label: 'CPU per request LB / bare undici proxy', of: (/** @type {Round} */ r) => r.lb.cpuUs / r.bare.cpuUs },
+  { label: 'CPU per request LB / @fastify/http-proxy', of: (/** @type {Round} */ r) => r.lb.cpuUs / r.fastify.cpuUs },
 ];
 
 /** @param {string} name @param {number} fallback */
@@ -164,13 +172,8 @@ function procStat(/** @type {string} */ pid) {
   }
 }
 
-/**
- * CPU time so far, in clock ticks, of the whole machine (busy, not idle or waiting) and of this
- * benchmark: this process, everything below it, and the finished children it collected (wrk).
- */
-function cpuTicks() {
-  const machine = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1, 9).map(Number);
-  const busy = machine.reduce((sum, n) => sum + n, 0) - (machine[3] ?? 0) - (machine[4] ?? 0);
+/** Every process's parent and CPU time so far (utime, stime, cutime, cstime), in clock ticks. */
+function processes() {
   /** @type {Map<string, string[]>} */
   const byParent = new Map();
   /** @type {Map<string, number>} */
@@ -180,7 +183,6 @@ function cpuTicks() {
     if (!fields) continue;
     const parent = fields[1] ?? '';
     byParent.set(parent, [...(byParent.get(parent) ?? []), pid]);
-    // utime, stime, cutime, cstime
     ticks.set(
       pid,
       fields
@@ -189,14 +191,32 @@ function cpuTicks() {
         .reduce((sum, n) => sum + n, 0),
     );
   }
-  let own = 0;
-  const queue = [String(process.pid)];
-  for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
-    own += ticks.get(pid) ?? 0;
-    queue.push(...(byParent.get(pid) ?? []));
-  }
-  return { busy, own };
+  return { byParent, ticks };
 }
+
+/** CPU ticks of a process and everything below it (nginx's workers, wrk). */
+function treeTicks(/** @type {ReturnType<typeof processes>} */ all, /** @type {number | undefined} */ root) {
+  let sum = 0;
+  const queue = root === undefined ? [] : [String(root)];
+  for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
+    sum += all.ticks.get(pid) ?? 0;
+    queue.push(...(all.byParent.get(pid) ?? []));
+  }
+  return sum;
+}
+
+/**
+ * CPU time so far, in clock ticks, of the whole machine (busy, not idle or waiting) and of this
+ * benchmark: this process, everything below it, and the finished children it collected (wrk).
+ */
+function cpuTicks() {
+  const machine = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1, 9).map(Number);
+  const busy = machine.reduce((sum, n) => sum + n, 0) - (machine[3] ?? 0) - (machine[4] ?? 0);
+  return { busy, own: treeTicks(processes(), process.pid) };
+}
+
+/** 1 clock tick (USER_HZ, 100 on Linux) in µs. */
+const TICK_US = 10_000;
 
 /** @param {number} n */
 const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -271,10 +291,10 @@ http { access_log off; ${temp} keepalive_requests 100000;
   );
   const idleLoad = loadavg()[0] ?? Number.NaN;
   start('nginx', ['-c', join(dir, 'upstream.conf'), '-p', dir]);
-  start('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir]);
   const upstream = `http://127.0.0.1:${upstreamPort}`;
-  start(process.execPath, [BARE_HOP, 'proxy', String(barePort), upstream, String(UPSTREAM_CONNECTIONS)]);
-  start(process.execPath, [FASTIFY_PROXY, String(fastifyPort), upstream, String(UPSTREAM_CONNECTIONS)]);
+  const nginxProxy = start('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir]);
+  const bare = start(process.execPath, [BARE_HOP, 'proxy', String(barePort), upstream, String(UPSTREAM_CONNECTIONS)]);
+  const fastify = start(process.execPath, [FASTIFY_PROXY, String(fastifyPort), upstream, String(UPSTREAM_CONNECTIONS)]);
   const lb = start(process.execPath, ['load-balancer/dist/server.js'], {
     HOST: '127.0.0.1',
     LB_PORT: String(lbPort),
@@ -289,6 +309,15 @@ http { access_log off; ${temp} keepalive_requests 100000;
   });
   /** @type {Record<Side, number>} */
   const ports = { lb: lbPort, bare: barePort, fastify: fastifyPort, nginx: nginxPort };
+  /** @type {Record<Side, number | undefined>} */
+  const pids = { lb: lb.pid, bare: bare.pid, fastify: fastify.pid, nginx: nginxProxy.pid };
+  /** wrk on one side, with the CPU time that side's processes spent per request meanwhile. */
+  const measured = async (/** @type {Side} */ side) => {
+    const before = treeTicks(processes(), pids[side]);
+    const result = await wrk(ports[side], COMPARE_SECONDS);
+    const spent = treeTicks(processes(), pids[side]) - before;
+    return { ...result, cpuUs: result.requests > 0 ? (spent * TICK_US) / result.requests : Number.NaN };
+  };
   await waitFor(`${upstream}/`);
   for (const [side] of SIDES) await waitFor(`http://127.0.0.1:${ports[side]}${PATH}`);
   await waitFor(`http://127.0.0.1:${lbPort}/lb-health`);
@@ -312,35 +341,43 @@ http { access_log off; ${temp} keepalive_requests 100000;
     const round = /** @type {Round} */ ({});
     for (let k = 0; k < SIDES.length; k++) {
       const [side] = /** @type {[Side, string]} */ (SIDES[(i + k) % SIDES.length]);
-      round[side] = await wrk(ports[side], COMPARE_SECONDS);
+      round[side] = await measured(side);
     }
     completed += round.lb.requests;
     rounds.push(round);
     const parts = SIDES.map(
-      ([side, name]) => `${name} ${fmt(round[side].rps, 0)} req/s p99 ${fmt(round[side].p99)} ms`,
+      ([side, name]) =>
+        `${name} ${fmt(round[side].rps, 0)} req/s p99 ${fmt(round[side].p99)} ms ${fmt(round[side].cpuUs, 1)} µs/req`,
     );
     console.log(`  round ${i + 1}: ${parts.join(' | ')}`);
   }
   const cpuAfter = cpuTicks();
   const cores = (/** @type {number} */ ticks) => ticks / 100 / ((performance.now() - startedAt) / 1000);
 
-  console.log(`\nmedian of ${ROUNDS} rounds      req/s    p50 ms   p99 ms   errors`);
+  console.log(`\nmedian of ${ROUNDS} rounds      req/s    p50 ms   p99 ms   CPU µs/req   errors`);
   for (const [side, name] of SIDES) {
     const rps = median(rounds.map((r) => r[side].rps));
     const p50 = median(rounds.map((r) => r[side].p50));
     const p99 = median(rounds.map((r) => r[side].p99));
+    const cpu = median(rounds.map((r) => r[side].cpuUs));
     const errors = rounds.reduce((sum, r) => sum + r[side].errors, 0);
     console.log(
-      `${name.padEnd(22)} ${fmt(rps, 0).padStart(8)}   ${fmt(p50).padStart(6)}   ${fmt(p99).padStart(6)}   ${errors}`,
+      `${name.padEnd(22)} ${fmt(rps, 0).padStart(8)}   ${fmt(p50).padStart(6)}   ${fmt(p99).padStart(6)}   ${fmt(cpu, 1).padStart(10)}   ${errors}`,
     );
   }
-  console.log('\nratio (median of the rounds, lowest–highest)    value            bound');
+  console.log('\nratio (median of the rounds, lowest–highest)        value            bound');
   for (const bound of BOUNDS) {
     const values = rounds.map(bound.of);
     const value = median(values);
     const met = bound.at === 'least' ? value >= bound.limit : value <= bound.limit;
     console.log(
-      `${bound.label.padEnd(36)} ${fmt(value, 3)} (${fmt(Math.min(...values), 3)}–${fmt(Math.max(...values), 3)})   ${bound.kind} ${bound.at === 'least' ? '>=' : '<='} ${fmt(bound.limit)}: ${met ? 'met' : 'NOT met'}`,
+      `${bound.label.padEnd(40)} ${fmt(value, 3)} (${fmt(Math.min(...values), 3)}–${fmt(Math.max(...values), 3)})   ${bound.kind} ${bound.at === 'least' ? '>=' : '<='} ${fmt(bound.limit)}: ${met ? 'met' : 'NOT met'}`,
+    );
+  }
+  for (const cost of COSTS) {
+    const values = rounds.map(cost.of);
+    console.log(
+      `${cost.label.padEnd(40)} ${fmt(median(values), 3)} (${fmt(Math.min(...values), 3)}–${fmt(Math.max(...values), 3)})   lower is cheaper`,
     );
   }
   const own = cores(cpuAfter.own - cpuBefore.own);
