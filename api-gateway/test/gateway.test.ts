@@ -239,6 +239,43 @@ describe('upstream connections', () => {
   });
 });
 
+describe('header policy', () => {
+  afterAll(stopAllProcesses);
+
+  it('passes on neither hop-by-hop headers nor the ones a Connection header names, in either direction', async () => {
+    const upstream = await startFakeUpstream('users', {
+      handler: (_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          connection: 'keep-alive, x-upstream-hop',
+          'x-upstream-hop': 'for the gateway only',
+          'x-kept': 'yes',
+        });
+        res.end('{}');
+      },
+    });
+    try {
+      const gateway = await startGateway({ USER_SERVICE_URL: upstream.url });
+      const answer = await rawExchange(
+        gateway.port,
+        'GET /api/users/bob HTTP/1.1\r\nHost: gateway\r\nConnection: keep-alive, x-client-hop\r\n' +
+          'X-Client-Hop: for the gateway only\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n',
+      );
+      expect(answer.statuses).toEqual([200]);
+      const head = (answer.text.split('\r\n\r\n')[0] ?? '').toLowerCase();
+      expect(head).toContain('\r\nx-kept: yes');
+      expect(head).not.toContain('x-upstream-hop');
+      const seen = upstream.seen.at(-1)?.headers ?? {};
+      expect(seen['x-kept']).toBe('yes');
+      expect(seen['x-client-hop']).toBeUndefined();
+      expect(seen['keep-alive']).toBeUndefined();
+      expect(seen.te).toBeUndefined();
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
 describe('upstream faults', () => {
   afterAll(stopAllProcesses);
 

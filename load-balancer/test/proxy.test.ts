@@ -193,7 +193,13 @@ describe('proxying', () => {
   it('keeps the status, repeated headers and streamed body of the answer and drops hop-by-hop ones', async () => {
     const api = await startFakeUpstream('api', {
       handler: (_req, res) => {
-        res.writeHead(201, { 'set-cookie': ['a=1', 'b=2'], 'x-custom': 'yes', 'keep-alive': 'timeout=99' });
+        res.writeHead(201, {
+        'set-cookie': ['a=1', 'b=2'],
+        'x-custom': 'yes',
+        'keep-alive': 'timeout=99',
+        connection: 'keep-alive, x-upstream-hop',
+        'x-upstream-hop': 'for the load balancer only',
+      });
         res.write('part one, ');
         setTimeout(() => res.end('part two'), 50);
       },
@@ -207,6 +213,7 @@ describe('proxying', () => {
     expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(res.headers['x-custom']).toBe('yes');
     expect(res.headers['keep-alive']).not.toBe('timeout=99');
+    expect(res.headers['x-upstream-hop']).toBeUndefined();
   });
 
   it('streams a large request body to the target', async () => {
