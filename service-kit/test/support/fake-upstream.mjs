@@ -1,7 +1,7 @@
 // @ts-check
 // The one stand-in for an upstream service in the tests: a real HTTP server on loopback, in the
 // test's own process (startFakeUpstream) or as a separate process that a test can kill or freeze
-// (`node fake-upstream.mjs` with PORT, NAME and STATS_KEY; fakeUpstreamProcess in processes.ts).
+// (`node fake-upstream.mjs` with PORT, NAME and STATS_KEY; fakeUpstreamProcess in fake-upstream-process.ts).
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
