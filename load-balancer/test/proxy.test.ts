@@ -194,12 +194,12 @@ describe('proxying', () => {
     const api = await startFakeUpstream('api', {
       handler: (_req, res) => {
         res.writeHead(201, {
-        'set-cookie': ['a=1', 'b=2'],
-        'x-custom': 'yes',
-        'keep-alive': 'timeout=99',
-        connection: 'keep-alive, x-upstream-hop',
-        'x-upstream-hop': 'for the load balancer only',
-      });
+          'set-cookie': ['a=1', 'b=2'],
+          'x-custom': 'yes',
+          'keep-alive': 'timeout=99',
+          connection: 'keep-alive, x-upstream-hop',
+          'x-upstream-hop': 'for the load balancer only',
+        });
         res.write('part one, ');
         setTimeout(() => res.end('part two'), 50);
       },
