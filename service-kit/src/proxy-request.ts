@@ -7,7 +7,7 @@ import { requestIdFor } from './request-id.js';
 import { hasBody } from './socket-response.js';
 import { discardUnreadBody } from './unread-body.js';
 import { classifyFailure, noTargetError, upstreamError } from './upstream-errors.js';
-import { type Forwarding, requestHeadersFor, responseHeadersFor } from './upstream-headers.js';
+import { type Forwarding, protoOf, requestHeadersFor, responseHeadersFor } from './upstream-headers.js';
 import type { UpstreamPool, UpstreamTarget } from './upstream-pool.js';
 
 /** How a proxied request ended, for whoever counts: handed to `ProxyObserver.onFinished` once. */
@@ -85,7 +85,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
     this.#requestId = call?.requestId ?? requestIdFor(req);
     const forwarding: Forwarding = {
       requestId: this.#requestId,
-      proto: call?.proto ?? ('encrypted' in req.socket ? 'https' : 'http'),
+      proto: call?.proto ?? protoOf(req),
       host: call?.host ?? req.headers.host,
       newBody: call?.body !== undefined,
     };

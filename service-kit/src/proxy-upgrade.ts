@@ -8,7 +8,7 @@ import type { ProxyRoute } from './proxy-request.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import { responseOnSocket } from './socket-response.js';
 import { noTargetError, upstreamError } from './upstream-errors.js';
-import { requestHeadersFor, responseHeadersFor } from './upstream-headers.js';
+import { protoOf, requestHeadersFor, responseHeadersFor } from './upstream-headers.js';
 import type { UpstreamTarget } from './upstream-pool.js';
 
 /**
@@ -67,7 +67,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
         method: 'GET',
         headers: requestHeadersFor(req, {
           requestId: this.#requestId,
-          proto: 'encrypted' in req.socket ? 'https' : 'http',
+          proto: protoOf(req),
           host: req.headers.host,
           newBody: false,
         }),

@@ -48,6 +48,11 @@ function connectionNamed(value: string | string[] | undefined): Set<string> | un
   return new Set(joined.split(',').map((token) => token.trim().toLowerCase()));
 }
 
+/** `https` when the client's connection to this process is TLS, else `http`. */
+export function protoOf(req: IncomingMessage): string {
+  return 'encrypted' in req.socket ? 'https' : 'http';
+}
+
 /** The peer's address, IPv4-mapped IPv6 written as plain IPv4. */
 export function peerAddress(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
