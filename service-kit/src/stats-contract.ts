@@ -117,6 +117,53 @@ export interface ServiceAnswers {
 /** The wrapped answer a service gives on `GET /stats`. */
 export type WrappedStats<K extends keyof ServiceAnswers> = { [key in K]: ServiceAnswers[K] };
 
+/** Counted answers in the window by status class. */
+export interface StatusClassCounts {
+  '2xx': number;
+  '3xx': number;
+  '4xx': number;
+  '5xx': number;
+}
+
+/**
+ * One route of the API over the window, counted by the same rules as the totals. `route` is
+ * `METHOD template` from the API's own routes (`GET /api/posts/:id`), or `other` for whatever
+ * matches none of them or comes beyond the cap on keys.
+ */
+export interface RouteFigures {
+  route: string;
+  requests_per_second: number;
+  success_rate: number;
+  server_error_rate: number;
+  avg_response_time_ms: number;
+  p50_response_time_ms: number;
+  p95_response_time_ms: number;
+  p99_response_time_ms: number;
+  status: StatusClassCounts;
+}
+
+/** `up`: gets traffic; `out`: unreachable, gets none until its probe answers; `draining`: said it is not ready. */
+export type TargetState = 'up' | 'out' | 'draining';
+
+/** One target of a load-balancer upstream group: its state now, and what it was sent over the window. */
+export interface UpstreamTargetFigures {
+  url: string;
+  state: TargetState;
+  in_flight: number;
+  /** Requests proxied to it in the window, counted or not. */
+  requests: number;
+  /** Of those, answers of 5xx (the load balancer's own 502 and 504 for it included). */
+  errors: number;
+  p95_response_time_ms: number;
+  /** Why the last exchange with it failed, until one succeeds again; null while it answers. */
+  last_error: string | null;
+  /** When its state last changed, ISO 8601. */
+  last_change: string;
+}
+
+/** The load balancer's target groups: `api`, `blog` and `dashboard` carry traffic, `auth` and `user` only `/stats`. */
+export type UpstreamGroupName = 'api' | 'blog' | 'dashboard' | 'auth' | 'user';
+
 /** The load balancer's own block: API traffic over the window, and lifetime figures. */
 export interface LoadBalancerBlock {
   status: 'healthy';
@@ -137,7 +184,42 @@ export interface LoadBalancerBlock {
   /** `cluster` when the figures are summed over every instance in Redis. */
   scope: 'instance' | 'cluster';
   instances: number;
+  /** Every route with counted traffic in the window, busiest first. */
+  routes?: RouteFigures[];
+  /** Each target group's targets, in the order their variable lists them. */
+  upstreams?: Record<UpstreamGroupName, UpstreamTargetFigures[]>;
 }
+
+/** `GET /stats/history?range=`: the last hour at 10 s, or the last 24 hours at 1 minute. */
+export type HistoryRange = '1h' | '24h';
+
+/** One slot of the history: the figures of the whole slot, as the window's for its 10 s. */
+export interface HistoryPoint {
+  /** The start of the slot, ISO 8601. */
+  t: string;
+  requests_per_second: number;
+  avg_response_time_ms: number;
+  p95_response_time_ms: number;
+  p99_response_time_ms: number;
+  success_rate: number;
+  server_error_rate: number;
+  has_real_traffic: boolean;
+}
+
+/**
+ * The load balancer's `GET /stats/history`: oldest point first; a slot no instance recorded (no
+ * load balancer ran) has no point. `scope` is `cluster` when the series is every instance's, read
+ * from Redis, and `instance` when it is this instance's own, kept in its memory.
+ */
+export interface HistoryAnswer {
+  range: HistoryRange;
+  resolution_seconds: number;
+  scope: 'instance' | 'cluster';
+  points: HistoryPoint[];
+}
+
+/** The event `GET /stats/stream` sends (Server-Sent Events), with the `/stats` answer as its data. */
+export const STATS_STREAM_EVENT = 'stats';
 
 /** A service whose `/stats` failed, errored or took longer than the limit. */
 export interface OfflineBlock {

@@ -1,12 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Agent, Pool, request } from 'undici';
+import type { TargetState } from './stats-contract.js';
 import { classifyFailure, describeFailure } from './upstream-errors.js';
 
 export type BalancingStrategy = 'least-outstanding' | 'round-robin';
 export const BALANCING_STRATEGIES: readonly BalancingStrategy[] = ['least-outstanding', 'round-robin'];
-
-/** `up`: gets traffic; `out`: unreachable, gets none until a probe answers; `draining`: said it is not ready. */
-export type TargetState = 'up' | 'out' | 'draining';
 
 export interface UpstreamPoolOptions {
   strategy: BalancingStrategy;
