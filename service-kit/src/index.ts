@@ -1,3 +1,4 @@
+export { API_ROUTES, type ApiRoute, type ApiRouteKey, apiRouteKey } from './api-routes.js';
 export {
   ConfigError,
   DEV_JWT_SECRET,
