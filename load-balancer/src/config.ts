@@ -10,6 +10,7 @@ import {
   type UpstreamPoolOptions,
   urlSetting,
 } from '@titanium/service-kit';
+import type { StatsStreamOptions } from './stats-stream.js';
 
 export interface Config {
   kit: KitConfig;
@@ -30,6 +31,10 @@ export interface Config {
     connectionsCheckingIntervalMs: number;
   };
   statsTimeoutMs: number;
+  /** `GET /stats/stream`. */
+  statsStream: StatsStreamOptions;
+  /** Per-route and per-target figures (off only to measure what they cost). */
+  breakdown: boolean;
   redisUrl: string | undefined;
   instanceId: string;
   redisPrefix: string;
@@ -70,6 +75,12 @@ export function readConfig(env: EnvReader): Config {
       connectionsCheckingIntervalMs: env.duration('LB_CONNECTIONS_CHECK_INTERVAL_MS', 500, { min: 50, max: 30_000 }),
     },
     statsTimeoutMs: env.duration('LB_STATS_TIMEOUT_MS', 2_000, { min: 50, max: 60_000 }),
+    statsStream: {
+      intervalMs: env.duration('LB_STATS_STREAM_INTERVAL_MS', 1_000, { min: 100, max: 60_000 }),
+      heartbeatMs: env.duration('LB_STATS_STREAM_HEARTBEAT_MS', 15_000, { min: 1_000, max: 600_000 }),
+      maxClients: env.integer('LB_STATS_STREAM_MAX_CLIENTS', 100, { min: 1, max: 10_000 }),
+    },
+    breakdown: env.boolean('LB_TRAFFIC_BREAKDOWN', true),
     redisUrl: readRedisUrl(env),
     instanceId: env.string('LB_INSTANCE_ID', `${hostname()}-${process.pid}`),
     redisPrefix: env.string('LB_REDIS_PREFIX', 'titanium:lb'),

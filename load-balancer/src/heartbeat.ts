@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { responseOnSocket, sendErrorJson } from '@titanium/service-kit';
+import { errors, responseOnSocket, sendErrorJson } from '@titanium/service-kit';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 export const HEARTBEAT_PATH = '/api/ws-heartbeat';
@@ -39,7 +39,8 @@ export class Heartbeat {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#server.clients.size + this.#pending >= this.#options.maxConnections) {
-      sendErrorJson(responseOnSocket(req, socket), 503, 'Too many heartbeat connections');
+      const refusal = new errors.TooManyClients('heartbeat connections');
+      sendErrorJson(responseOnSocket(req, socket), refusal.statusCode, refusal.message);
       return;
     }
     this.#pending++;

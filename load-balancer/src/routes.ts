@@ -9,7 +9,7 @@ import { HEARTBEAT_PATH } from './heartbeat.js';
 export type Destination = 'api' | 'heartbeat' | 'blog' | 'blog-redirect' | 'dashboard' | 'own';
 
 /** Paths the load balancer answers itself. */
-const OWN_PATHS = new Set(['/lb-health', '/stats', '/health', '/ready', '/metrics']);
+const OWN_PATHS = new Set(['/lb-health', '/stats', '/stats/stream', '/stats/history', '/health', '/ready', '/metrics']);
 
 /** The path of a request-target: what comes before its query. */
 export function pathOf(target: string): string {

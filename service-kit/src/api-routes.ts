@@ -21,6 +21,6 @@ export type ApiRoute = (typeof API_ROUTES)[number];
 type KeyOf<R> = R extends { method: infer M extends string; url: infer U extends string } ? `${M} ${U}` : never;
 export type ApiRouteKey = KeyOf<ApiRoute>;
 
-export function apiRouteKey(route: ApiRoute): ApiRouteKey {
-  return `${route.method} ${route.url}` as ApiRouteKey;
+export function apiRouteKey<R extends { method: string; url: string }>(route: R): KeyOf<R> {
+  return `${route.method} ${route.url}` as KeyOf<R>;
 }

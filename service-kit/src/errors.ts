@@ -9,6 +9,7 @@ export const errors = {
   UpstreamUnavailable: createError('TI_ERR_UPSTREAM_UNAVAILABLE', 'Upstream %s is unavailable', 502),
   UpstreamTimeout: createError('TI_ERR_UPSTREAM_TIMEOUT', 'Upstream %s did not answer in time', 504),
   BadBody: createError('TI_ERR_BAD_BODY', 'The request body %s', 400),
+  TooManyClients: createError('TI_ERR_TOO_MANY_CLIENTS', 'Too many %s', 503),
 };
 
 export interface ErrorBody {

@@ -36,12 +36,23 @@ export class LatencyHistogram {
     this.total = 0;
   }
 
-  add(other: LatencyHistogram): void {
-    if (other.total === 0) return;
+  /** Adds `other`'s counts, each times `weight` (rounded) when only part of what it covers is wanted. */
+  add(other: LatencyHistogram, weight = 1): void {
+    if (other.total === 0 || weight <= 0) return;
     const mine = this.counts;
     const theirs = other.counts;
-    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) mine[i] = (mine[i] ?? 0) + (theirs[i] ?? 0);
-    this.total += other.total;
+    if (weight >= 1) {
+      for (let i = 0; i < HISTOGRAM_BUCKETS; i++) mine[i] = (mine[i] ?? 0) + (theirs[i] ?? 0);
+      this.total += other.total;
+      return;
+    }
+    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) {
+      const count = theirs[i] ?? 0;
+      if (count === 0) continue;
+      const added = Math.round(count * weight);
+      mine[i] = (mine[i] ?? 0) + added;
+      this.total += added;
+    }
   }
 
   /** Non-empty buckets as a flat `[index, count, index, count, …]` list, for JSON. */
@@ -54,16 +65,17 @@ export class LatencyHistogram {
     return pairs;
   }
 
-  /** Adds a list made by toSparse; malformed entries are ignored. */
-  addSparse(pairs: unknown): void {
-    if (!Array.isArray(pairs)) return;
+  /** Adds a list made by toSparse, each count times `weight` (rounded); malformed entries are ignored. */
+  addSparse(pairs: unknown, weight = 1): void {
+    if (!Array.isArray(pairs) || weight <= 0) return;
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const index = pairs[i];
       const count = pairs[i + 1];
       if (!Number.isInteger(index) || index < 0 || index >= HISTOGRAM_BUCKETS) continue;
       if (!Number.isInteger(count) || count <= 0) continue;
-      this.counts[index] = (this.counts[index] ?? 0) + count;
-      this.total += count;
+      const added = weight >= 1 ? count : Math.round(count * weight);
+      this.counts[index] = (this.counts[index] ?? 0) + added;
+      this.total += added;
     }
   }
 

@@ -13,6 +13,8 @@ import type { UpstreamPool, UpstreamTarget } from './upstream-pool.js';
 /** How a proxied request ended, for whoever counts: handed to `ProxyObserver.onFinished` once. */
 export interface ProxyOutcome {
   readonly method: string;
+  /** The request-target as the client sent it (path and query). */
+  readonly url: string;
   /** The status the client got; meaningless when `aborted`. */
   readonly statusCode: number;
   /** The client went away before the whole answer was sent. */
@@ -96,6 +98,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler, ProxyOutcome {
 
   get method(): string {
     return this.#req.method ?? 'GET';
+  }
+
+  get url(): string {
+    return this.#req.url ?? '/';
   }
 
   get statusCode(): number {

@@ -185,9 +185,9 @@ export interface LoadBalancerBlock {
   scope: 'instance' | 'cluster';
   instances: number;
   /** Every route with counted traffic in the window, busiest first. */
-  routes?: RouteFigures[];
+  routes: RouteFigures[];
   /** Each target group's targets, in the order their variable lists them. */
-  upstreams?: Record<UpstreamGroupName, UpstreamTargetFigures[]>;
+  upstreams: Record<UpstreamGroupName, UpstreamTargetFigures[]>;
 }
 
 /** `GET /stats/history?range=`: the last hour at 10 s, or the last 24 hours at 1 minute. */
