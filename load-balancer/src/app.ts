@@ -12,6 +12,7 @@ import { ClusterStats } from './cluster-stats.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './front-door.js';
 import { Heartbeat } from './heartbeat.js';
+import { history } from './history-route.js';
 import { ProxiedRequestMetrics } from './proxied-metrics.js';
 import { RouteObserver } from './route-observer.js';
 import { StatsFanout } from './stats-fanout.js';
@@ -79,6 +80,7 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
     prefix: config.redisPrefix,
     wsConnections: () => heartbeat.connections,
   });
+  app.register(history, { window, redis, instanceId: config.instanceId, redisPrefix: config.redisPrefix });
   const fanout = new StatsFanout(
     [
       { key: STATS_KEYS['api-gateway'], pool: api },
