@@ -14,12 +14,13 @@ import { ClusterStats, type TargetReport } from './cluster-stats.js';
 import type { Config } from './config.js';
 import { FrontDoor } from './front-door.js';
 import { Heartbeat } from './heartbeat.js';
+import { history } from './history-route.js';
 import { ProxiedRequestMetrics, RouteRequestMetrics } from './proxied-metrics.js';
 import { RouteKeys } from './route-keys.js';
 import { RouteObserver, type TrafficBooks } from './route-observer.js';
 import { StatsFanout } from './stats-fanout.js';
 import { SharedSnapshot } from './stats-snapshot.js';
-import { StatsStream } from './stats-stream.js';
+import { STREAM_PATH, StatsStream } from './stats-stream.js';
 import { StatsWindow } from './stats-window.js';
 import { loadBalancerBlock, type ReportedTarget } from './traffic-report.js';
 
@@ -120,6 +121,15 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
         ]),
       ),
   });
+  // Its own connection: a day of history is a pipeline of 1,440 reads, which must not queue the
+  // once-a-second stats behind it, nor mark Redis unhealthy for them when it is slow.
+  const historyRedis = config.redisUrl ? new OptionalRedis(config.redisUrl, app.log) : undefined;
+  app.register(history, {
+    window,
+    redis: historyRedis,
+    instanceId: config.instanceId,
+    redisPrefix: config.redisPrefix,
+  });
   const fanout = new StatsFanout(
     [
       { key: STATS_KEYS['api-gateway'], pool: pools.api },
@@ -153,7 +163,7 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
     reply.header('cache-control', 'no-store');
     return snapshot.get();
   });
-  app.get('/stats/stream', INFRA, (request, reply) => stream.handle(request, reply));
+  app.get(STREAM_PATH, INFRA, (request, reply) => stream.handle(request, reply));
 
   app.addHook('onReady', async () => cluster.start());
   app.addHook('preClose', async () => {
@@ -163,7 +173,12 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
   });
   app.addHook('onClose', async () => {
     cluster.stop();
-    await Promise.all([redis?.close(), fanout.close(), ...Object.values(pools).map((p) => p.close())]);
+    await Promise.all([
+      redis?.close(),
+      historyRedis?.close(),
+      fanout.close(),
+      ...Object.values(pools).map((p) => p.close()),
+    ]);
   });
 
   return app;

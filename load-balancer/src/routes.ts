@@ -1,4 +1,6 @@
 import { HEARTBEAT_PATH } from './heartbeat.js';
+import { HISTORY_PATH } from './history-route.js';
+import { STREAM_PATH } from './stats-stream.js';
 
 /**
  * Where a request goes: `api`, `blog` and `dashboard` are proxied to their upstream, `heartbeat`
@@ -9,7 +11,7 @@ import { HEARTBEAT_PATH } from './heartbeat.js';
 export type Destination = 'api' | 'heartbeat' | 'blog' | 'blog-redirect' | 'dashboard' | 'own';
 
 /** Paths the load balancer answers itself. */
-const OWN_PATHS = new Set(['/lb-health', '/stats', '/stats/stream', '/stats/history', '/health', '/ready', '/metrics']);
+const OWN_PATHS = new Set(['/lb-health', '/stats', STREAM_PATH, HISTORY_PATH, '/health', '/ready', '/metrics']);
 
 /** The path of a request-target: what comes before its query. */
 export function pathOf(target: string): string {

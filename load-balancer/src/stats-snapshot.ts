@@ -1,30 +1,34 @@
 /**
- * One computation of the `/stats` answer shared by every caller: the answer of the current second
- * (by the load balancer's clock, the one its window counts by), or the one being computed, is
- * handed out again, so however many polls and streams there are, the services are asked for their
- * `/stats` at most once per second (and once more while a round is late). An answer is never
- * older than a second either, whatever the window's clock does.
+ * One computation shared by every caller: the answer of the current period (by the load balancer's
+ * clock, the one its window counts by), or the one being computed, is handed out again, so however
+ * many polls and streams there are, `/stats` asks the services at most once per second (and once
+ * more while a round is late), and a day of history is merged at most once per period. An answer
+ * is never older than a period either, whatever the window's clock does.
  */
 export class SharedSnapshot<T> {
   readonly #compute: () => Promise<T>;
   readonly #now: () => number;
-  #last: { second: number; at: number; value: T } | undefined;
+  readonly #periodMs: number;
+  #last: { period: number; at: number; value: T } | undefined;
   #pending: Promise<T> | undefined;
 
-  constructor(compute: () => Promise<T>, now: () => number) {
+  constructor(compute: () => Promise<T>, now: () => number, periodMs = 1000) {
     this.#compute = compute;
     this.#now = now;
+    this.#periodMs = periodMs;
   }
 
   get(): Promise<T> {
-    const second = Math.floor(this.#now() / 1000);
+    const period = Math.floor(this.#now() / this.#periodMs);
     const last = this.#last;
-    if (last && last.second === second && performance.now() - last.at < 1000) return Promise.resolve(last.value);
+    if (last && last.period === period && performance.now() - last.at < this.#periodMs) {
+      return Promise.resolve(last.value);
+    }
     if (!this.#pending) {
       const at = performance.now();
       this.#pending = this.#compute()
         .then((value) => {
-          this.#last = { second, at, value };
+          this.#last = { period, at, value };
           return value;
         })
         .finally(() => {

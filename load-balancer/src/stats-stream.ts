@@ -2,6 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { errors, REQUEST_ID_HEADER, STATS_STREAM_EVENT } from '@titanium/service-kit';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 
+export const STREAM_PATH = '/stats/stream';
+
 /** What a refused client is told to wait before it tries the stream again. */
 const RETRY_AFTER_S = 5;
 

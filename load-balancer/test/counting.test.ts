@@ -110,7 +110,9 @@ describe('traffic counting over the 10-second window', () => {
     expect(block.ws_active_connections).toBe(1);
 
     ws.send('hello');
-    await expect.poll(async () => (await getStats(lb.url))['load-balancer'].has_real_traffic).toBe(true);
+    await expect
+      .poll(async () => (await getStats(lb.url))['load-balancer'].has_real_traffic, { timeout: 3_000 })
+      .toBe(true);
     clock.advance(10_000);
     block = (await getStats(lb.url))['load-balancer'];
     expect(block.has_real_traffic).toBe(true);
@@ -120,7 +122,9 @@ describe('traffic counting over the 10-second window', () => {
     clock.advance(1_000);
     expect((await getStats(lb.url))['load-balancer'].has_real_traffic).toBe(false);
     ws.close();
-    await expect.poll(async () => (await getStats(lb.url))['load-balancer'].ws_active_connections).toBe(0);
+    await expect
+      .poll(async () => (await getStats(lb.url))['load-balancer'].ws_active_connections, { timeout: 3_000 })
+      .toBe(0);
   });
 
   it('counts a request the client abandoned as a failure and aborts it upstream', async () => {

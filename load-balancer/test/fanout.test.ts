@@ -73,7 +73,9 @@ describe('/stats gathers every service', () => {
     } finally {
       services.auth?.process.signal('SIGCONT');
     }
-    await expect.poll(async () => (await getStats(lb.url)).auth?.service_status).not.toBe('offline');
+    await expect
+      .poll(async () => (await getStats(lb.url)).auth?.service_status, { timeout: 3_000 })
+      .not.toBe('offline');
   });
 
   it('marks a killed service offline from the next second on, answering at once', async () => {

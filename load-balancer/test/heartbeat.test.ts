@@ -43,7 +43,9 @@ describe('WebSocket heartbeat', () => {
     expect((await getStats(lb.url))['load-balancer'].ws_active_connections).toBe(2);
     await closed(silent);
     expect(lively.readyState).toBe(WebSocket.OPEN);
-    await expect.poll(async () => (await getStats(lb?.url ?? ''))['load-balancer'].ws_active_connections).toBe(1);
+    await expect
+      .poll(async () => (await getStats(lb?.url ?? ''))['load-balancer'].ws_active_connections, { timeout: 3_000 })
+      .toBe(1);
   });
 
   it('refuses connections beyond the configured cap', async () => {
@@ -60,7 +62,9 @@ describe('WebSocket heartbeat', () => {
     ws.send('x'.repeat(1024));
     ws.send('y'.repeat(1025));
     expect(await closed(ws)).toBe(1009);
-    await expect.poll(async () => (await getStats(lb?.url ?? ''))['load-balancer'].ws_active_connections).toBe(0);
+    await expect
+      .poll(async () => (await getStats(lb?.url ?? ''))['load-balancer'].ws_active_connections, { timeout: 3_000 })
+      .toBe(0);
   });
 
   it('answers a plain GET of the heartbeat path with 426 and does not count it', async () => {
