@@ -1,6 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouteFigures, UpstreamTargetFigures } from '@titanium/service-kit';
-import { type FakeUpstream, freePort, type RedisServer, startFakeUpstream, startRedis } from '@titanium/test-support';
+import {
+  type FakeUpstream,
+  freePort,
+  type RedisServer,
+  startFakeUpstream,
+  startRedis,
+  startService,
+  stopAllProcesses,
+} from '@titanium/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getStats, type RunningLb, startLb } from './helpers.js';
 
@@ -124,6 +133,36 @@ describe('per-route figures', () => {
       'GET /api/users/:username 2xx',
       'other 2xx',
     ]);
+  });
+
+  it('keep the memory of a load-balancer process flat through 10,000 distinct paths', async () => {
+    const api = await startApi();
+    open.push(api, { close: stopAllProcesses });
+    const lb = await startService('load-balancer', {
+      API_GATEWAY_URL: api.url,
+      DASHBOARD_UI_URL: api.url,
+      BLOG_SERVICE_URL: api.url,
+      AUTH_SERVICE_URL: api.url,
+      USER_SERVICE_URL: api.url,
+    });
+    const rssKiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${lb.process.pid}/status`, 'utf8'))?.[1]);
+    const sendAll = async (paths: string[]) => {
+      for (let i = 0; i < paths.length; i += 100) {
+        const answers = await Promise.all(paths.slice(i, i + 100).map((path) => fetch(`${lb.url}${path}`)));
+        for (const res of answers) await res.arrayBuffer();
+      }
+    };
+    const random = () => Math.random().toString(36).slice(2, 12);
+    // Warm up on the same few paths, so what follows measures the paths, not the first requests.
+    await sendAll(Array.from({ length: 10_000 }, (_, i) => `/api/posts/${i % 10}`));
+    const before = rssKiB();
+    await sendAll(Array.from({ length: 10_000 }, () => `/api/${random()}/${random()}?q=${random()}`));
+    const after = rssKiB();
+    const block = (await getStats(lb.url))['load-balancer'];
+    expect(block.routes.length).toBeLessThanOrEqual(65);
+    expect(block.routes.map((route) => route.route)).toContain('other');
+    process.stdout.write(`RSS ${before} kB before, ${after} kB after 10,000 distinct paths\n`);
+    expect(after / before).toBeLessThan(1.05);
   });
 
   it('are off, with the per-target ones, when LB_TRAFFIC_BREAKDOWN=false, and the totals stay', async () => {

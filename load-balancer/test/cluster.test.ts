@@ -50,6 +50,46 @@ describe('two load-balancer instances sharing Redis', () => {
     }
   });
 
+  it('report the same routes and upstream targets, each summed over both', async () => {
+    const send = async (base: string, path: string, n: number) => {
+      for (let i = 0; i < n; i++) expect((await fetch(`${base}${path}${i}`)).status).toBe(200);
+    };
+    await Promise.all([
+      send(a.url, '/api/posts/', 20),
+      send(b.url, '/api/posts/', 10),
+      send(b.url, '/api/users/u', 10),
+    ]);
+    const view = async (base: string) => {
+      const block = (await getStats(base))['load-balancer'];
+      return {
+        routes: block.routes
+          .filter(({ route }) => route !== 'other')
+          .map(({ route, requests_per_second, status }) => ({ route, requests_per_second, status })),
+        api: block.upstreams.api.map(({ url, state }) => ({ url, state })),
+      };
+    };
+    // The earlier test's requests (under `other`) may still be in the window: these routes are new.
+    const expected = {
+      routes: [
+        { route: 'GET /api/posts/:id', requests_per_second: 3, status: { '2xx': 30, '3xx': 0, '4xx': 0, '5xx': 0 } },
+        {
+          route: 'GET /api/users/:username',
+          requests_per_second: 1,
+          status: { '2xx': 10, '3xx': 0, '4xx': 0, '5xx': 0 },
+        },
+      ],
+      api: [{ url: upstream.url, state: 'up' }],
+    };
+    for (const lb of [a, b]) {
+      await expect.poll(() => view(lb.url), { timeout: 5_000, interval: 200 }).toEqual(expected);
+    }
+    // Both count every request either of them sent to the target.
+    const requests = async (base: string) => (await getStats(base))['load-balancer'].upstreams.api[0]?.requests ?? 0;
+    const [fromA, fromB] = [await requests(a.url), await requests(b.url)];
+    expect(fromA).toBeGreaterThanOrEqual(40);
+    expect(Math.abs(fromA - fromB)).toBeLessThanOrEqual(1);
+  });
+
   it('falls back to its own numbers while Redis is down, and keeps answering', async () => {
     redis.freeze();
     try {
