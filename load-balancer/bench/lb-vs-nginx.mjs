@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
-// Benchmark: the load balancer (stats on, one process) against three other proxies, all passing
-// GET /api/bench to the same trivial upstream under the same wrk load at concurrency 50, in
-// alternating rounds in one run: the cheapest proxy Node allows (a bare undici pool, no routing,
+// Benchmark: the load balancer (stats on, one process) against the same build without its
+// per-route and per-target figures and three other proxies, all passing GET /api/posts/7 to the
+// same trivial upstream under the same wrk load at concurrency 50, in alternating rounds in one
+// run: the cheapest proxy Node allows (a bare undici pool, no routing,
 // counting or logs; load-tests/src/bare-hop.ts), which is what Node itself costs on this machine;
 // `@fastify/http-proxy` (bench/fastify-proxy.mjs), what Fastify's own parts give; and nginx (one
 // worker, keep-alive upstream). Only same-run ratios mean anything on a shared machine, so the
@@ -31,15 +32,17 @@ const STABILITY_SECONDS = positive('BENCH_SECONDS', 60);
 const COMPARE_SECONDS = positive('BENCH_COMPARE_SECONDS', 5);
 const ROUNDS = positive('BENCH_ROUNDS', 5);
 const CONNECTIONS = positive('BENCH_CONNECTIONS', 50);
-const PATH = '/api/bench';
+// A route of the API (GET /api/posts/:id), so the load balancer files it under its template.
+const PATH = '/api/posts/7';
 /** The load balancer's default pool per target (LB_UPSTREAM_CONNECTIONS), given to every Node side. */
 const UPSTREAM_CONNECTIONS = 256;
 const SIGNALS = /** @type {const} */ ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 });
 
-/** @typedef {'lb' | 'bare' | 'fastify' | 'nginx'} Side */
+/** @typedef {'lb' | 'lbPlain' | 'bare' | 'fastify' | 'nginx'} Side */
 /** @type {[Side, string][]} */
 const SIDES = [
   ['lb', 'load-balancer'],
+  ['lbPlain', 'LB without breakdown'],
   ['bare', 'bare undici proxy'],
   ['fastify', '@fastify/http-proxy'],
   ['nginx', 'nginx (1 worker)'],
@@ -48,10 +51,17 @@ const SIDES = [
 /** @typedef {WrkResult & { cpuUs: number }} Run wrk's figures, and the proxy's CPU time per request (µs) */
 /** @typedef {Record<Side, Run>} Round */
 /**
- * What the load balancer must keep against the others (issue #12), and the p99 it aims for.
+ * What the load balancer must keep against the others (issues #12 and #13), and the p99 it aims for.
  * @type {{ label: string, of: (r: Round) => number, at: 'least' | 'most', limit: number, kind: string }[]}
  */
 const BOUNDS = [
+  {
+    label: 'requests/s LB / LB without breakdown',
+    of: (r) => r.lb.rps / r.lbPlain.rps,
+    at: 'least',
+    limit: 0.95,
+    kind: 'bound',
+  },
   {
     label: 'requests/s LB / bare undici proxy',
     of: (r) => r.lb.rps / r.bare.rps,
@@ -250,7 +260,8 @@ async function stopChildren() {
 
 /** @param {string} dir */
 async function measure(dir) {
-  const [upstreamPort, nginxPort, barePort, fastifyPort, lbPort] = [
+  const [upstreamPort, nginxPort, barePort, fastifyPort, lbPort, plainPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -295,9 +306,8 @@ http { access_log off; ${temp} keepalive_requests 100000;
   const nginxProxy = start('nginx', ['-c', join(dir, 'proxy.conf'), '-p', dir]);
   const bare = start(process.execPath, [BARE_HOP, 'proxy', String(barePort), upstream, String(UPSTREAM_CONNECTIONS)]);
   const fastify = start(process.execPath, [FASTIFY_PROXY, String(fastifyPort), upstream, String(UPSTREAM_CONNECTIONS)]);
-  const lb = start(process.execPath, ['load-balancer/dist/server.js'], {
+  const lbEnv = {
     HOST: '127.0.0.1',
-    LB_PORT: String(lbPort),
     LOG_LEVEL: 'warn',
     API_GATEWAY_URL: upstream,
     DASHBOARD_UI_URL: upstream,
@@ -306,11 +316,18 @@ http { access_log off; ${temp} keepalive_requests 100000;
     USER_SERVICE_URL: upstream,
     LB_UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS),
     REDIS_URL: '',
+  };
+  const lb = start(process.execPath, ['load-balancer/dist/server.js'], { ...lbEnv, LB_PORT: String(lbPort) });
+  // The same build with the per-route and per-target figures switched off: what they cost.
+  const lbPlain = start(process.execPath, ['load-balancer/dist/server.js'], {
+    ...lbEnv,
+    LB_PORT: String(plainPort),
+    LB_TRAFFIC_BREAKDOWN: 'false',
   });
   /** @type {Record<Side, number>} */
-  const ports = { lb: lbPort, bare: barePort, fastify: fastifyPort, nginx: nginxPort };
+  const ports = { lb: lbPort, lbPlain: plainPort, bare: barePort, fastify: fastifyPort, nginx: nginxPort };
   /** @type {Record<Side, number | undefined>} */
-  const pids = { lb: lb.pid, bare: bare.pid, fastify: fastify.pid, nginx: nginxProxy.pid };
+  const pids = { lb: lb.pid, lbPlain: lbPlain.pid, bare: bare.pid, fastify: fastify.pid, nginx: nginxProxy.pid };
   /** wrk on one side, with the CPU time that side's processes spent per request meanwhile. */
   const measured = async (/** @type {Side} */ side) => {
     const before = treeTicks(processes(), pids[side]);
