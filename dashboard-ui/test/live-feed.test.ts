@@ -145,6 +145,30 @@ describe('live feed: stream, polling fallback and back', () => {
     expect(polling).toBe(true);
   });
 
+  it('allows a stream that has been slow twice its slowest gap before taking it as lost', () => {
+    feed.start();
+    last().send(1);
+    vi.advanceTimersByTime(2_500);
+    last().send(2);
+    vi.advanceTimersByTime(4_999);
+    expect(mode()).toBe('stream');
+    vi.advanceTimersByTime(1);
+    expect(modes.at(-1)).toEqual({ mode: 'polling', previous: 'stream', detail: 'no update for 5 s' });
+  });
+
+  it('allows at most four times its limit, however slow the stream has been', () => {
+    feed.start();
+    last().send(1);
+    for (const gap of [2_500, 4_900, 9_000]) {
+      vi.advanceTimersByTime(gap);
+      last().send(2);
+    }
+    vi.advanceTimersByTime(11_999);
+    expect(mode()).toBe('stream');
+    vi.advanceTimersByTime(1);
+    expect(modes.at(-1)?.detail).toBe('no update for 12 s');
+  });
+
   it('ignores a stream it already gave up on', () => {
     feed.start();
     const first = last();

@@ -109,7 +109,7 @@ export class ThroughputChart {
     this.series = series;
     this.#canvas = canvas;
     this.theme = readTheme();
-    const idleSegment = (ctx: { p0: { parsed: unknown }; p0DataIndex: number; p1DataIndex: number }) =>
+    const idleSegment = (ctx: { p0DataIndex: number; p1DataIndex: number }) =>
       this.series.points[ctx.p0DataIndex]?.phase !== 'traffic' &&
       this.series.points[ctx.p1DataIndex]?.phase !== 'traffic';
     const datasets: ChartDataset<'line', ChartPoint[]>[] = LINES.map((line) => ({

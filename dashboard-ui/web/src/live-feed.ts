@@ -24,7 +24,11 @@ export interface LiveFeedOptions<T> {
   poller: { start(): void; stop(): void };
   onData: (value: T) => void;
   onMode: (mode: FeedMode, previous: FeedMode, detail?: string) => void;
-  /** A stream without an event for this long is taken as lost (also while it connects). */
+  /**
+   * A stream without an event for this long is taken as lost (also while it connects); once the
+   * stream has been slower (a service holding up the load balancer's figures), twice its slowest
+   * gap, up to four times this.
+   */
   staleMs: number;
   /** First delay before trying the stream again; doubled after each failure, up to maxRetryMs. */
   retryMs?: number;
@@ -43,6 +47,8 @@ export class LiveFeed<T> {
   #staleTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
+  #lastDataAt: number | undefined;
+  #slowestGapMs = 0;
   #paused = true;
   #hidden = false;
 
@@ -98,6 +104,9 @@ export class LiveFeed<T> {
     stream = this.#options.openStream({
       onData: (value) => {
         if (!current()) return;
+        const now = Date.now();
+        if (this.#lastDataAt !== undefined) this.#slowestGapMs = Math.max(this.#slowestGapMs, now - this.#lastDataAt);
+        this.#lastDataAt = now;
         this.#watch();
         if (this.#mode !== 'stream') {
           this.#options.poller.stop();
@@ -111,15 +120,15 @@ export class LiveFeed<T> {
       },
     });
     this.#stream = stream;
+    this.#lastDataAt = undefined;
     this.#watch();
   }
 
   #watch(): void {
     clearTimeout(this.#staleTimer);
-    this.#staleTimer = setTimeout(
-      () => this.#fail(`no update for ${this.#options.staleMs / 1000} s`),
-      this.#options.staleMs,
-    );
+    const { staleMs } = this.#options;
+    const limit = Math.min(4 * staleMs, Math.max(staleMs, 2 * this.#slowestGapMs));
+    this.#staleTimer = setTimeout(() => this.#fail(`no update for ${limit / 1000} s`), limit);
   }
 
   #fail(reason: string): void {

@@ -23,10 +23,11 @@ const POLL_MS = Math.max(500, Number(params.get('poll')) || 2000);
 const CHART_POINTS = Math.min(3600, Math.max(2, Math.floor(Number(params.get('points'))) || 2000));
 // The load balancer answers /stats within about 2.2 s even when a service hangs.
 const TIMEOUT_MS = Math.max(POLL_MS, 5000);
-// The stream sends every second; this long without an event, it is taken as lost.
+// The stream sends every second; this long without an event (longer once it has been slow), it is taken as lost.
 const STALE_MS = Math.max(3000, 2 * POLL_MS);
 const P95_ALERT_PARAM = params.get('p95_alert_ms');
 const P95_ALERT_MS = Number(P95_ALERT_PARAM) > 0 ? Number(P95_ALERT_PARAM) : undefined;
+// The contract's event name, checked against it: the page may take only types from the kit.
 const STREAM_EVENT = 'stats' satisfies typeof STATS_STREAM_EVENT;
 const HEARTBEAT_KEY = 'titanium.wsHeartbeat';
 
