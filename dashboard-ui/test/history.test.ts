@@ -67,9 +67,9 @@ describe('history answers', () => {
   it('exports CSV as the load balancer writes it: its header, then a row per point', () => {
     const points = [point(NOW - 20_000, 4), point(NOW - 10_000, 0, false)];
     expect(historyCsv(points)).toBe(
-      't,requests_per_second,avg_response_time_ms,p95_response_time_ms,p99_response_time_ms,success_rate,server_error_rate,has_real_traffic\n' +
-        '2026-12-02T02:59:40.000Z,4,1.5,3.25,4,99.5,0.5,true\n' +
-        '2026-12-02T02:59:50.000Z,0,1.5,3.25,4,99.5,0.5,false\n',
+      't,requests_per_second,avg_response_time_ms,p95_response_time_ms,p99_response_time_ms,success_rate,server_error_rate,has_real_traffic\r\n' +
+        '2026-12-02T02:59:40.000Z,4,1.5,3.25,4,99.5,0.5,true\r\n' +
+        '2026-12-02T02:59:50.000Z,0,1.5,3.25,4,99.5,0.5,false\r\n',
     );
   });
 

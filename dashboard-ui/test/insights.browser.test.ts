@@ -299,7 +299,8 @@ describe('dashboard insights in Chromium', () => {
     expect(csvDownload.suggestedFilename()).toMatch(/^titanium-history-5m-\d{4}-\d\d-\d\d-\d{6}\.csv$/);
     const csv = await readFile(await csvDownload.path(), 'utf8');
     const hour = lastHour?.points ?? [];
-    const [header, ...rows] = csv.trimEnd().split('\n');
+    expect(csv.endsWith('\r\n')).toBe(true);
+    const [header, ...rows] = csv.slice(0, -2).split('\r\n');
     expect(header).toBe(CSV_HEADER);
     expect(rows.length).toBeGreaterThanOrEqual(26);
     expect(rows.length).toBeLessThanOrEqual(27);

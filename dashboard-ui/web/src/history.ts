@@ -108,10 +108,10 @@ export async function fetchHistory(range: RangeSpec, signal: AbortSignal): Promi
   return readHistory(await res.json(), range, Date.now());
 }
 
-/** The points as the load balancer's `format=csv` gives them: a header row, then a row per point. */
+/** The points as the load balancer's `format=csv` gives them: a header row, then a row per point (CRLF, as RFC 4180). */
 export function historyCsv(points: readonly HistoryPoint[]): string {
   const rows = points.map((point) => HISTORY_COLUMNS.map((column) => String(point[column])).join(','));
-  return `${[HISTORY_COLUMNS.join(','), ...rows].join('\n')}\n`;
+  return `${[HISTORY_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
 }
 
 /** The points in the load balancer's JSON shape, with the range the page shows. */
