@@ -1,45 +1,17 @@
-import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { artifactPath, launchChromium, type RunningService, startService } from '@titanium/test-support';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsResponse } from '../web/src/stats-types.js';
-
-const ONLINE = { service_status: 'online' } as const;
-
-function stats(lb: Record<string, unknown> = {}, rest: Partial<StatsResponse> = {}): StatsResponse {
-  return {
-    'load-balancer': {
-      status: 'healthy',
-      has_real_traffic: true,
-      window_seconds: 10,
-      requests_per_second: 12.34,
-      avg_response_time_ms: 3.24,
-      p95_response_time_ms: 123.4,
-      p99_response_time_ms: 250.6,
-      success_rate: 99.56,
-      ws_active_connections: 0,
-      scope: 'instance',
-      instances: 1,
-      ...lb,
-    },
-    'api-gateway': ONLINE,
-    auth: ONLINE,
-    user_service: ONLINE,
-    blog_service: ONLINE,
-    database: { status: 'healthy' },
-    cache: { status: 'healthy', hit_ratio: 0.8123 },
-    ...rest,
-  };
-}
+import { FakeFront } from './fake-front.js';
+import { stats } from './stats-fixture.js';
 
 // The real page from the real static server, behind a front that answers /stats with figures the
 // test chooses (and counts how often it is asked) and passes everything else to the static server.
+// Like the original stack's load balancer, the front has no stream and no history: the page polls.
 describe('dashboard figures in Chromium', () => {
   let dashboard: RunningService;
-  let front: Server;
-  let url: string;
+  let front: FakeFront;
   let browser: Browser;
   let page: Page;
   let answer: () => StatsResponse = () => stats();
@@ -62,40 +34,23 @@ describe('dashboard figures in Chromium', () => {
         }
       }).observe({ type: 'layout-shift', buffered: true });
     `);
-    await opened.goto(`${url}/${query}`);
+    await opened.goto(`${front.url}/${query}`);
     return opened;
   }
 
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startService('dashboard-ui'), launchChromium()]);
-    front = createServer((req, res) => {
-      if (req.url?.split('?')[0] === '/stats') {
-        statsHits++;
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify(answer()));
-        return;
-      }
-      const upstream = request(
-        { host: '127.0.0.1', port: dashboard.port, path: req.url, method: req.method, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    front.listen(0, '127.0.0.1');
-    await once(front, 'listening');
-    const address = front.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    front = await new FakeFront(dashboard.port).listen();
+    front.stats = () => {
+      statsHits++;
+      return answer();
+    };
     page = await open(1280, 800, '?poll=500&points=6');
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    front?.closeAllConnections();
-    front?.close();
+    await front?.close();
     await dashboard?.stop();
   });
 
@@ -147,14 +102,14 @@ describe('dashboard figures in Chromium', () => {
     expect(await alerts.count()).toBe(count + 1);
   });
 
-  it('keeps no more chart points than ?points= asks, and names that window', async () => {
+  it('keeps no more chart points than ?points= asks, and names the range it shows', async () => {
     const canvas = page.locator('#throughputChart');
     await expect.poll(() => statsHits, { timeout: 10_000 }).toBeGreaterThanOrEqual(9);
     expect(await canvas.getAttribute('data-points')).toBe('6');
     const hits = statsHits;
     await expect.poll(() => statsHits, { timeout: 5_000 }).toBeGreaterThanOrEqual(hits + 2);
     expect(await canvas.getAttribute('data-points')).toBe('6');
-    expect(await canvas.getAttribute('aria-label')).toContain('over the last three seconds;');
+    expect(await canvas.getAttribute('aria-label')).toContain('over the last five minutes;');
   });
 
   it('refreshes once while paused and stays paused', async () => {
@@ -183,10 +138,33 @@ describe('dashboard figures in Chromium', () => {
     // Only the page under test polls from here on, so it sees every other answer.
     await page.locator('#toggle-monitoring-btn').click();
     let poll = 0;
-    // Every answer differs in the length of every figure.
+    // Every answer differs in the length of every figure, and in how many routes and targets it has.
+    const route = (n: number, big: boolean) => ({
+      route: big ? `GET /api/users/:username/posts/${'x'.repeat(n * 3)}` : 'GET /api/posts',
+      requests_per_second: big ? 1234.5 : 0.1,
+      success_rate: big ? 99.99 : 100,
+      server_error_rate: 0,
+      avg_response_time_ms: big ? 1234.5 : 1,
+      p50_response_time_ms: big ? 2345.6 : 1,
+      p95_response_time_ms: big ? 23456 : 2,
+      p99_response_time_ms: big ? 34567 : 3,
+      status: { '2xx': big ? 123456 : 0, '3xx': 0, '4xx': big ? 12345 : 1, '5xx': big ? 1234 : 0 },
+    });
+    const target = (n: number, big: boolean) => ({
+      url: `http://${big ? 'api-gateway-with-a-long-name'.repeat(2) : 'gw'}-${n}:8000`,
+      state: big ? 'draining' : 'up',
+      in_flight: big ? 1234 : 0,
+      requests: big ? 123456 : 1,
+      errors: big ? 12345 : 0,
+      p95_response_time_ms: big ? 23456 : 1,
+      last_error: big ? `connect ECONNREFUSED ${'10.0.0.1:8000 '.repeat(8)}` : null,
+      last_change: '2026-12-02T03:00:00.000Z',
+    });
     answer = () => {
       poll++;
       const big = poll % 2 === 0;
+      const count = big ? 20 : 1;
+      const gatewayFigures = { requests: big ? 12345 : 1, errors: 0, avg_response_time_ms: 1, p95_response_time_ms: 2 };
       return stats(
         {
           requests_per_second: big ? 12345.6 : 0.1,
@@ -196,8 +174,26 @@ describe('dashboard figures in Chromium', () => {
           success_rate: big ? 100 : 99.5,
           instances: big ? 12 : 1,
           scope: big ? 'cluster' : 'instance',
+          routes: Array.from({ length: count }, (_, n) => route(n, big)),
+          upstreams: {
+            api: Array.from({ length: big ? 6 : 1 }, (_, n) => target(n, big)),
+            blog: [target(0, big)],
+            dashboard: [target(0, big)],
+            auth: [target(0, big)],
+            user: [target(0, big)],
+          },
         },
-        { cache: { status: 'healthy', hit_ratio: big ? 1 : 0.05 } },
+        {
+          cache: { status: 'healthy', hit_ratio: big ? 1 : 0.05 },
+          'api-gateway': {
+            service_status: 'online',
+            upstreams: {
+              auth: gatewayFigures,
+              user: big ? { ...gatewayFigures, failing: 'timeout '.repeat(20) } : gatewayFigures,
+              blog: gatewayFigures,
+            },
+          },
+        },
       );
     };
     for (const [width, height] of [

@@ -1,7 +1,7 @@
 import {
-  CategoryScale,
   Chart,
   type ChartConfiguration,
+  type ChartDataset,
   Legend,
   LinearScale,
   LineController,
@@ -10,51 +10,82 @@ import {
   PointElement,
   Tooltip,
 } from 'chart.js';
+import { clock } from './format.js';
+import type { RangeSpec } from './history.js';
+import type { ChartPoint, ChartSeries, Phase } from './series.js';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
-export type Phase = 'traffic' | 'idle' | 'down';
+/** The lines, each read from the same points; colours come from the page's CSS (light or dark). */
+const LINES = [
+  { key: 'rps', label: 'Requests/s', axis: 'rps', color: '--chart-rps', width: 2, dash: [] },
+  { key: 'avgMs', label: 'Average latency (ms)', axis: 'ms', color: '--chart-avg', width: 2, dash: [] },
+  { key: 'p95Ms', label: 'p95 latency (ms)', axis: 'ms', color: '--chart-p95', width: 1.5, dash: [6, 3] },
+  { key: 'p99Ms', label: 'p99 latency (ms)', axis: 'ms', color: '--chart-p99', width: 1.5, dash: [2, 3] },
+] as const;
 
-export interface Sample {
-  at: Date;
-  phase: Phase;
-  rps: number | null;
-  avgMs: number | null;
-  p95Ms: number | null;
-}
-
-const PHASE_FILL: Record<Phase, string | undefined> = {
-  traffic: undefined,
-  idle: 'rgba(120, 130, 145, 0.14)',
-  down: 'rgba(220, 53, 69, 0.14)',
-};
 const PHASE_LABEL: Record<Phase, string> = { traffic: '', idle: 'IDLE', down: 'NO DATA' };
 
-/** Shades idle and disconnected stretches behind the lines and names them, so they are never hidden. */
-function phaseBands(phases: Phase[]): Plugin<'line'> {
+/** Tick spacing per range, so ticks fall on whole minutes and hours. */
+const TICK_STEP_MS: Record<RangeSpec['key'], number> = { '5m': 60_000, '1h': 600_000, '24h': 3 * 3_600_000 };
+
+interface Theme {
+  text: string;
+  muted: string;
+  grid: string;
+  lines: Record<(typeof LINES)[number]['key'], string>;
+  idleLine: string;
+  fill: Record<Phase, string | undefined>;
+  bandText: Record<Phase, string>;
+}
+
+function readTheme(): Theme {
+  const style = getComputedStyle(document.documentElement);
+  const css = (name: string) => style.getPropertyValue(name).trim();
+  return {
+    text: css('--text'),
+    muted: css('--muted'),
+    grid: css('--chart-grid'),
+    lines: {
+      rps: css('--chart-rps'),
+      avgMs: css('--chart-avg'),
+      p95Ms: css('--chart-p95'),
+      p99Ms: css('--chart-p99'),
+    },
+    idleLine: css('--chart-idle-line'),
+    fill: { traffic: undefined, idle: css('--chart-idle-fill'), down: css('--chart-down-fill') },
+    bandText: { traffic: '', idle: css('--chart-idle-text'), down: css('--chart-down-text') },
+  };
+}
+
+/** Shades idle and unrecorded stretches behind the lines and names them, so they are never hidden. */
+function phaseBands(chart: ThroughputChart): Plugin<'line'> {
   return {
     id: 'phaseBands',
-    beforeDatasetsDraw(chart) {
-      const { ctx, chartArea, scales } = chart;
+    beforeDatasetsDraw(instance) {
+      const { ctx, chartArea, scales } = instance;
       const x = scales.x;
-      if (!x || phases.length === 0) return;
-      const step = phases.length > 1 ? x.getPixelForValue(1) - x.getPixelForValue(0) : chartArea.width;
+      const points = chart.series.points;
+      if (!x || points.length === 0) return;
       ctx.save();
       let start = 0;
-      for (let i = 1; i <= phases.length; i++) {
-        if (i < phases.length && phases[i] === phases[start]) continue;
-        const phase = phases[start] ?? 'traffic';
-        const fill = PHASE_FILL[phase];
+      for (let i = 1; i <= points.length; i++) {
+        const first = points[start] as ChartPoint;
+        if (i < points.length && points[i]?.phase === first.phase) continue;
+        const fill = chart.theme.fill[first.phase];
+        const last = points[i - 1] as ChartPoint;
         if (fill) {
-          const left = Math.max(chartArea.left, x.getPixelForValue(start) - step / 2);
-          const right = Math.min(chartArea.right, x.getPixelForValue(i - 1) + step / 2);
-          ctx.fillStyle = fill;
-          ctx.fillRect(left, chartArea.top, right - left, chartArea.height);
-          if (right - left > 44) {
-            ctx.fillStyle = phase === 'down' ? '#a4212e' : '#4b5563';
-            ctx.font = '600 11px system-ui, sans-serif';
-            ctx.textAlign = 'center';
-            ctx.fillText(PHASE_LABEL[phase], (left + right) / 2, chartArea.top + 14);
+          const left = Math.max(chartArea.left, x.getPixelForValue(first.from));
+          const right = Math.min(chartArea.right, x.getPixelForValue(last.t));
+          if (right > left) {
+            ctx.fillStyle = fill;
+            ctx.fillRect(left, chartArea.top, right - left, chartArea.height);
+            if (right - left > 44) {
+              ctx.fillStyle = chart.theme.bandText[first.phase];
+              ctx.font = '600 11px system-ui, sans-serif';
+              ctx.textAlign = 'center';
+              ctx.fillText(PHASE_LABEL[first.phase], (left + right) / 2, chartArea.top + 14);
+            }
           }
         }
         start = i;
@@ -64,114 +95,138 @@ function phaseBands(phases: Phase[]): Plugin<'line'> {
   };
 }
 
-/** RPS and latency over the last `capacity` polls, on two y axes; memory never grows past it. */
+/**
+ * Requests/s and latency (average, p95, p99) over the shown range, on two y axes against time.
+ * Draws what the series holds; the series bounds the points.
+ */
 export class ThroughputChart {
-  readonly capacity: number;
-  readonly #chart: Chart<'line', (number | null)[], string>;
-  readonly #phases: Phase[] = [];
+  readonly series: ChartSeries;
+  theme: Theme;
+  readonly #chart: Chart<'line', ChartPoint[]>;
   readonly #canvas: HTMLCanvasElement;
 
-  constructor(canvas: HTMLCanvasElement, capacity = 150) {
-    this.capacity = capacity;
+  constructor(canvas: HTMLCanvasElement, series: ChartSeries) {
+    this.series = series;
     this.#canvas = canvas;
-    const phases = this.#phases;
+    this.theme = readTheme();
     const idleSegment = (ctx: { p0DataIndex: number; p1DataIndex: number }) =>
-      phases[ctx.p0DataIndex] !== 'traffic' && phases[ctx.p1DataIndex] !== 'traffic';
-    const config: ChartConfiguration<'line', (number | null)[], string> = {
-      type: 'line',
-      data: {
-        labels: [],
-        datasets: [
-          {
-            label: 'Requests/s',
-            data: [],
-            yAxisID: 'rps',
-            borderColor: '#2563eb',
-            backgroundColor: '#2563eb',
-            borderWidth: 2,
-            pointRadius: 0,
-            cubicInterpolationMode: 'monotone',
+      this.series.points[ctx.p0DataIndex]?.phase !== 'traffic' &&
+      this.series.points[ctx.p1DataIndex]?.phase !== 'traffic';
+    const datasets: ChartDataset<'line', ChartPoint[]>[] = LINES.map((line) => ({
+      label: line.label,
+      data: [],
+      parsing: { xAxisKey: 't', yAxisKey: line.key },
+      yAxisID: line.axis,
+      borderWidth: line.width,
+      borderDash: [...line.dash],
+      pointRadius: 0,
+      cubicInterpolationMode: 'monotone',
+      ...(line.key === 'rps'
+        ? {
             segment: {
-              borderColor: (ctx) => (idleSegment(ctx) ? '#9ca3af' : undefined),
+              borderColor: (ctx) => (idleSegment(ctx) ? this.theme.idleLine : undefined),
               borderDash: (ctx) => (idleSegment(ctx) ? [4, 4] : undefined),
             },
-          },
-          {
-            label: 'Average latency (ms)',
-            data: [],
-            yAxisID: 'ms',
-            borderColor: '#059669',
-            backgroundColor: '#059669',
-            borderWidth: 2,
-            pointRadius: 0,
-            cubicInterpolationMode: 'monotone',
-          },
-          {
-            label: 'p95 latency (ms)',
-            data: [],
-            yAxisID: 'ms',
-            borderColor: '#d97706',
-            backgroundColor: '#d97706',
-            borderWidth: 1.5,
-            borderDash: [6, 3],
-            pointRadius: 0,
-            cubicInterpolationMode: 'monotone',
-          },
-        ],
-      },
+          }
+        : {}),
+    }));
+    const config: ChartConfiguration<'line', ChartPoint[]> = {
+      type: 'line',
+      data: { datasets },
       options: {
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
+        normalized: true,
         interaction: { mode: 'index', intersect: false },
         spanGaps: false,
         scales: {
-          x: { ticks: { maxTicksLimit: 8, maxRotation: 0 }, grid: { display: false } },
+          x: {
+            type: 'linear',
+            ticks: { maxRotation: 0, includeBounds: false, callback: (value) => shortTime(Number(value)) },
+            grid: { display: false },
+            border: {},
+          },
           rps: {
             type: 'linear',
             position: 'left',
             beginAtZero: true,
             title: { display: true, text: 'requests/s' },
+            ticks: {},
+            grid: {},
+            border: {},
           },
           ms: {
             type: 'linear',
             position: 'right',
             beginAtZero: true,
             title: { display: true, text: 'latency (ms)' },
+            ticks: {},
             grid: { drawOnChartArea: false },
+            border: {},
           },
         },
-        plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+        plugins: {
+          legend: { position: 'bottom', labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { title: (items) => clock(new Date(Number(items[0]?.parsed.x))) } },
+        },
       },
-      plugins: [phaseBands(phases)],
+      plugins: [phaseBands(this)],
     };
     this.#chart = new Chart(canvas, config);
+    this.#applyTheme();
+    canvas.dataset.series = LINES.map((line) => line.label).join(', ');
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+      this.theme = readTheme();
+      this.#applyTheme();
+      this.render();
+    });
   }
 
-  get points(): number {
-    return this.#phases.length;
+  #applyTheme(): void {
+    const { options, data } = this.#chart;
+    const theme = this.theme;
+    LINES.forEach((line, i) => {
+      const dataset = data.datasets[i];
+      if (!dataset) return;
+      dataset.borderColor = theme.lines[line.key];
+      dataset.backgroundColor = theme.lines[line.key];
+    });
+    for (const scale of Object.values(options.scales ?? {})) {
+      if (!scale) continue;
+      if (scale.ticks) scale.ticks.color = theme.muted;
+      if (scale.grid) scale.grid.color = theme.grid;
+      if (scale.border) scale.border.color = theme.grid;
+      if ('title' in scale && scale.title) scale.title.color = theme.muted;
+    }
+    const labels = options.plugins?.legend?.labels;
+    if (labels) labels.color = theme.text;
+    this.#canvas.dataset.theme = matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
   }
 
-  get phases(): readonly Phase[] {
-    return this.#phases;
-  }
-
-  add(sample: Sample): void {
-    const { data } = this.#chart;
-    const labels = data.labels as string[];
-    labels.push(sample.at.toLocaleTimeString([], { hour12: false }));
-    data.datasets[0]?.data.push(sample.rps);
-    data.datasets[1]?.data.push(sample.avgMs);
-    data.datasets[2]?.data.push(sample.p95Ms);
-    this.#phases.push(sample.phase);
-    if (this.#phases.length > this.capacity) {
-      labels.shift();
-      for (const dataset of data.datasets) dataset.data.shift();
-      this.#phases.shift();
+  /** Draws the series as it is now, the range ending at `now`. */
+  render(now = Date.now()): void {
+    const points = this.series.points;
+    const range = this.series.range;
+    const data = points.slice();
+    for (const dataset of this.#chart.data.datasets) dataset.data = data;
+    const x = this.#chart.options.scales?.x;
+    if (x) {
+      x.min = now - range.durationMs;
+      x.max = now;
+      if (x.ticks) (x.ticks as { stepSize?: number }).stepSize = TICK_STEP_MS[range.key];
     }
     this.#chart.update('none');
     // Readable from the page (and by tests) without reaching into Chart.js.
-    this.#canvas.dataset.points = String(this.#phases.length);
-    this.#canvas.dataset.lastPhase = sample.phase;
+    const canvas = this.#canvas.dataset;
+    canvas.range = range.key;
+    canvas.points = String(points.length);
+    canvas.historyPoints = String(points.filter((point) => point.kind === 'history').length);
+    canvas.gaps = String(points.filter((point) => point.kind === 'gap').length);
+    canvas.lastPhase = points.at(-1)?.phase ?? '';
   }
+}
+
+function shortTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour12: false, hour: '2-digit', minute: '2-digit' });
 }

@@ -1,3 +1,5 @@
+import { retryDelay } from './backoff.js';
+
 export type HeartbeatState = 'off' | 'connecting' | 'connected' | 'waiting';
 
 /** The part of a browser WebSocket the heartbeat uses; tests hand in their own. */
@@ -86,10 +88,7 @@ export class Heartbeat {
       this.#socket = undefined;
       if (!this.#enabled) return;
       if (!opened) this.#failures++;
-      const delay = Math.min(
-        this.#options.maxDelayMs,
-        this.#options.reconnectMs * 2 ** Math.max(0, this.#failures - 1),
-      );
+      const delay = retryDelay(this.#failures, this.#options.reconnectMs, this.#options.maxDelayMs);
       this.#options.onState('waiting', `closed (code ${event.code}); reconnecting in ${delay / 1000} s`);
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined;

@@ -1,25 +1,35 @@
+import type { STATS_STREAM_EVENT } from '@titanium/service-kit/stats-contract';
 import { type Alert, AlertTracker } from './alerts.js';
 import { BoundedList } from './bounded-list.js';
-import { type Phase, ThroughputChart } from './chart.js';
+import { ThroughputChart } from './chart.js';
+import { el, marker, setState, setText, span } from './dom.js';
+import { clock, ms, percent } from './format.js';
 import { Heartbeat, type HeartbeatState } from './heartbeat.js';
+import { exportFileName, fetchHistory, historyCsv, historyJson, isRangeKey, RANGES, type RangeKey } from './history.js';
+import { type FeedMode, LiveFeed } from './live-feed.js';
 import { Poller } from './poller.js';
+import { WORST_ROUTE_RULE } from './routes.js';
+import { RoutesTable } from './routes-table.js';
+import { ChartSeries, type Phase } from './series.js';
 import type { StatsResponse } from './stats-types.js';
-import { type Summary, summarize } from './status.js';
+import { SUCCESS_RATE_THRESHOLD, type Summary, summarize } from './status.js';
+import { renderUpstreams } from './upstreams-panel.js';
 import { chartLabel } from './window-text.js';
 
 const params = new URLSearchParams(location.search);
+/** How often `/stats` is polled while the stream is down. */
 const POLL_MS = Math.max(500, Number(params.get('poll')) || 2000);
-// Points the chart keeps (five minutes at the default 2 s); bounded so memory stays small.
-const CHART_POINTS = Math.min(3600, Math.max(2, Math.floor(Number(params.get('points'))) || 150));
+// The most points the chart keeps, whatever the range (a day at one a minute fits).
+const CHART_POINTS = Math.min(3600, Math.max(2, Math.floor(Number(params.get('points'))) || 2000));
 // The load balancer answers /stats within about 2.2 s even when a service hangs.
 const TIMEOUT_MS = Math.max(POLL_MS, 5000);
+// The stream sends every second; this long without an event (longer once it has been slow), it is taken as lost.
+const STALE_MS = Math.max(3000, 2 * POLL_MS);
+const P95_ALERT_PARAM = params.get('p95_alert_ms');
+const P95_ALERT_MS = Number(P95_ALERT_PARAM) > 0 ? Number(P95_ALERT_PARAM) : undefined;
+// The contract's event name, checked against it: the page may take only types from the kit.
+const STREAM_EVENT = 'stats' satisfies typeof STATS_STREAM_EVENT;
 const HEARTBEAT_KEY = 'titanium.wsHeartbeat';
-
-function el<T extends HTMLElement = HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`#${id} is missing from the page`);
-  return found as T;
-}
 
 const view = {
   overall: el('overall-status'),
@@ -36,22 +46,28 @@ const view = {
   cache: el('cache-status'),
   hitRatio: el('cache-hit-ratio'),
   alerts: el('alerts-container'),
+  announcer: el('announcer'),
   alertsEmpty: el('alerts-empty'),
   logs: el('logs-container'),
   monitoringBtn: el<HTMLButtonElement>('toggle-monitoring-btn'),
   refreshBtn: el<HTMLButtonElement>('refresh-btn'),
   heartbeatBtn: el<HTMLButtonElement>('toggle-ws-heartbeat-btn'),
   wsStatus: el('ws-status'),
+  feedStatus: el('feed-status'),
+  range: el<HTMLSelectElement>('history-range'),
+  historyStatus: el('history-status'),
+  exportCsv: el<HTMLButtonElement>('export-csv-btn'),
+  exportJson: el<HTMLButtonElement>('export-json-btn'),
+  routesNote: el('routes-note'),
+  upstreams: el('upstreams-list'),
 };
 
 const chartCanvas = el<HTMLCanvasElement>('throughputChart');
-chartCanvas.setAttribute('aria-label', chartLabel(CHART_POINTS, POLL_MS));
-const chart = new ThroughputChart(chartCanvas, CHART_POINTS);
-const alerts = new AlertTracker(50);
+const series = new ChartSeries({ capacity: CHART_POINTS, liveIntervalMs: POLL_MS });
+const chart = new ThroughputChart(chartCanvas, series);
+const routesTable = new RoutesTable(el<HTMLTableElement>('routes-table'));
+const alerts = new AlertTracker(50, { routeP95Ms: P95_ALERT_MS });
 const logs = new BoundedList<{ at: Date; level: 'info' | 'error'; message: string }>(100);
-
-const clock = (at: Date) => at.toLocaleTimeString([], { hour12: false });
-const ms = (value: number) => `${value.toFixed(value >= 100 ? 0 : 1)} ms`;
 
 /** One feed entry (alert or log line), built from text nodes only. */
 function feedItem(at: Date, level: string, message: string): HTMLLIElement {
@@ -60,10 +76,7 @@ function feedItem(at: Date, level: string, message: string): HTMLLIElement {
   const time = document.createElement('time');
   time.dateTime = at.toISOString();
   time.textContent = clock(at);
-  const text = document.createElement('span');
-  text.className = 'message';
-  text.textContent = message;
-  li.append(time, text);
+  li.append(time, span('message', message));
   return li;
 }
 
@@ -76,11 +89,15 @@ function renderAlerts(raised: Alert[]): void {
   if (raised.length === 0) return;
   view.alerts.replaceChildren(...alerts.alerts.items.map((a) => feedItem(a.at, a.level, a.message)));
   view.alertsEmpty.hidden = alerts.alerts.items.length > 0;
+  announce(raised.map((alert) => alert.message).join('. '));
 }
 
-function setState(node: HTMLElement, text: string, state: string): void {
-  node.textContent = text;
-  node.dataset.state = state;
+/** Tells screen readers of one change, once (a polite live region that only ever gains a line). */
+function announce(message: string): void {
+  const line = document.createElement('p');
+  line.textContent = message;
+  view.announcer.append(line);
+  while (view.announcer.childElementCount > 5) view.announcer.firstElementChild?.remove();
 }
 
 function renderServices(summary: Summary): void {
@@ -89,50 +106,58 @@ function renderServices(summary: Summary): void {
     const state = service.state.toLowerCase();
     li.dataset.state = state;
     li.dataset.service = service.key;
-    const dot = document.createElement('span');
-    dot.className = 'dot';
-    dot.setAttribute('aria-hidden', 'true');
-    const name = document.createElement('span');
-    name.className = 'name';
-    name.textContent = service.name;
-    const badge = document.createElement('span');
-    badge.className = 'state';
+    const badge = span('state');
     setState(badge, service.state, state);
-    li.append(dot, name, badge);
-    if (service.detail && service.state !== 'Online') {
-      const detail = document.createElement('span');
-      detail.className = 'detail';
-      detail.textContent = service.detail;
-      li.append(detail);
-    }
+    li.append(marker('dot'), span('name', service.name), badge);
+    if (service.detail && service.state !== 'Online') li.append(span('detail', service.detail));
     return li;
   });
   view.services.replaceChildren(...items);
 }
 
+const NOT_CONNECTED = 'Not connected: no figures to show.';
+
 function render(summary: Summary, at: Date): void {
   setState(view.overall, summary.overall, summary.overall.toLowerCase());
   const connected = summary.overall !== 'DISCONNECTED';
-  view.active.textContent = connected ? `${summary.active}/${summary.total}` : `–/${summary.total}`;
-  view.rps.textContent = connected ? summary.rps.toFixed(1) : '–';
-  view.avg.textContent = connected ? ms(summary.avgMs) : '–';
-  view.p95.textContent = connected ? ms(summary.p95Ms) : '–';
-  view.p99.textContent = connected ? ms(summary.p99Ms) : '–';
-  view.success.textContent = connected ? `${summary.successRate.toFixed(1)} %` : '–';
-  view.scope.textContent = connected
-    ? summary.scope === 'cluster'
-      ? `cluster of ${summary.instances} load balancer${summary.instances === 1 ? '' : 's'}`
-      : 'one load balancer'
-    : 'not connected';
+  setText(view.active, connected ? `${summary.active}/${summary.total}` : `–/${summary.total}`);
+  setText(view.rps, connected ? summary.rps.toFixed(1) : '–');
+  setText(view.avg, connected ? ms(summary.avgMs) : '–');
+  setText(view.p95, connected ? ms(summary.p95Ms) : '–');
+  setText(view.p99, connected ? ms(summary.p99Ms) : '–');
+  setText(view.success, connected ? percent(summary.successRate) : '–');
+  setText(
+    view.scope,
+    connected
+      ? summary.scope === 'cluster'
+        ? `cluster of ${summary.instances} load balancer${summary.instances === 1 ? '' : 's'}`
+        : 'one load balancer'
+      : 'not connected',
+  );
   if (connected) {
     view.updated.dateTime = at.toISOString();
-    view.updated.textContent = clock(at);
+    setText(view.updated, clock(at));
   }
   renderServices(summary);
   setState(view.db, summary.database, summary.database === 'ONLINE' ? 'online' : summary.database.toLowerCase());
   setState(view.cache, summary.cache, summary.cache === 'ONLINE' ? 'online' : summary.cache.toLowerCase());
-  view.hitRatio.textContent =
-    summary.cacheHitRatio === undefined || !connected ? '–' : `${(summary.cacheHitRatio * 100).toFixed(1)} %`;
+  setText(
+    view.hitRatio,
+    summary.cacheHitRatio === undefined || !connected ? '–' : `${(summary.cacheHitRatio * 100).toFixed(1)} %`,
+  );
+  routesTable.show(
+    summary.routes ?? [],
+    !connected
+      ? NOT_CONNECTED
+      : summary.routes === undefined
+        ? 'This load balancer reports no routes.'
+        : 'No API traffic in the last 10 s.',
+  );
+  renderUpstreams(
+    view.upstreams,
+    summary.upstreams,
+    connected ? 'This load balancer reports no upstreams.' : NOT_CONNECTED,
+  );
 }
 
 let connection: 'unknown' | 'up' | 'down' = 'unknown';
@@ -149,13 +174,16 @@ function onStats(stats: StatsResponse | undefined, error?: Error): void {
   for (const alert of raised) if (alert.level === 'info') log('info', `Recovery: ${alert.message}`);
   renderAlerts(raised);
   const phase: Phase = !stats ? 'down' : summary.hasTraffic ? 'traffic' : 'idle';
-  chart.add({
+  const traffic = phase === 'traffic';
+  series.addLive({
     at,
     phase,
     rps: stats ? summary.rps : null,
-    avgMs: phase === 'traffic' ? summary.avgMs : null,
-    p95Ms: phase === 'traffic' ? summary.p95Ms : null,
+    avgMs: traffic ? summary.avgMs : null,
+    p95Ms: traffic ? summary.p95Ms : null,
+    p99Ms: traffic ? summary.p99Ms : null,
   });
+  chart.render(at.getTime());
 }
 
 const poller = new Poller<StatsResponse>({
@@ -165,16 +193,157 @@ const poller = new Poller<StatsResponse>({
   onResult: onStats,
 });
 
+const feedText: Record<FeedMode, string> = {
+  connecting: 'live: connecting…',
+  stream: 'live: stream',
+  polling: `live: polling every ${POLL_MS / 1000} s`,
+  paused: 'paused',
+  hidden: 'paused while hidden',
+};
+
+const feed = new LiveFeed<StatsResponse>({
+  openStream({ onData, onError }) {
+    const source = new EventSource('/stats/stream');
+    let opened = false;
+    source.addEventListener('open', () => {
+      opened = true;
+    });
+    source.addEventListener(STREAM_EVENT, (event) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(event.data);
+      } catch {
+        value = undefined;
+      }
+      if (typeof value === 'object' && value !== null) onData(value as StatsResponse);
+      else onError('unreadable event');
+    });
+    // Also when the browser would reconnect by itself: the feed decides when to try again.
+    source.addEventListener('error', () => onError(opened ? 'stream dropped' : 'stream unavailable'));
+    return source;
+  },
+  poller,
+  onData: (stats) => onStats(stats),
+  onMode(mode, previous, detail) {
+    setText(view.feedStatus, feedText[mode]);
+    view.feedStatus.title = detail ? `${feedText[mode]} (${detail})` : feedText[mode];
+    if (mode === 'stream')
+      log('info', previous === 'polling' ? 'Live stream back; polling stopped' : 'Live stream connected');
+    if (mode === 'polling') {
+      const reason = detail ?? 'stream down';
+      if (previous === 'stream') log('error', `Live stream lost (${reason}); polling /stats every ${POLL_MS / 1000} s`);
+      else log('info', `Live stream unavailable (${reason}); polling /stats every ${POLL_MS / 1000} s`);
+    }
+  },
+  staleMs: STALE_MS,
+});
+
+let historyRequest: AbortController | undefined;
+let historyProblem: string | undefined;
+
+/**
+ * Loads the shown range's history into the chart (on load, on a range switch, and to catch up
+ * after the page was hidden or paused). Resolves false when there was none to be had.
+ */
+async function loadHistory(): Promise<boolean> {
+  historyRequest?.abort();
+  const request = new AbortController();
+  historyRequest = request;
+  const range = series.range;
+  try {
+    const history = await fetchHistory(range, AbortSignal.any([request.signal, AbortSignal.timeout(TIMEOUT_MS)]));
+    if (request !== historyRequest) return false;
+    series.loadHistory(history, Date.now());
+    chart.render();
+    const scope = history.scope === 'cluster' ? 'cluster' : history.scope === 'instance' ? 'one load balancer' : '';
+    setText(
+      view.historyStatus,
+      `history: ${history.points.length} slots of ${history.resolutionSeconds} s${scope ? ` · ${scope}` : ''}, then live`,
+    );
+    if (historyProblem !== undefined) log('info', 'History available again');
+    historyProblem = undefined;
+    return true;
+  } catch (err) {
+    if (request.signal.aborted) return false;
+    const reason =
+      err instanceof Error
+        ? err.name === 'TimeoutError'
+          ? `no answer within ${TIMEOUT_MS} ms`
+          : err.message
+        : 'failed';
+    setText(view.historyStatus, `history unavailable (${reason}): live updates only`);
+    if (historyProblem !== reason) log('error', `History unavailable: ${reason}`);
+    historyProblem = reason;
+    return false;
+  } finally {
+    if (historyRequest === request) historyRequest = undefined;
+  }
+}
+
+/** Downloads the shown range's history, as fresh as the load balancer has it. */
+async function exportHistory(format: 'csv' | 'json'): Promise<void> {
+  await loadHistory();
+  const history = series.history;
+  const points = series.historyPoints();
+  if (!history || points.length === 0) {
+    log('error', `Nothing to export: no history for the last ${series.range.label}`);
+    return;
+  }
+  const body = format === 'csv' ? historyCsv(points) : historyJson(history, points);
+  const type = format === 'csv' ? 'text/csv;charset=utf-8' : 'application/json';
+  const url = URL.createObjectURL(new Blob([body], { type }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = exportFileName(history.range, format, new Date());
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  log('info', `Exported ${points.length} slots of history as ${format.toUpperCase()}`);
+}
+
+function showRange(key: RangeKey): void {
+  const range = RANGES[key];
+  series.setRange(range, Date.now());
+  chartCanvas.setAttribute('aria-label', chartLabel(range.durationMs));
+  chart.render();
+}
+
+for (const range of Object.values(RANGES)) view.range.add(new Option(range.label, range.key));
+view.range.value = series.range.key;
+chartCanvas.setAttribute('aria-label', chartLabel(series.range.durationMs));
+view.range.addEventListener('change', () => {
+  if (!isRangeKey(view.range.value)) return;
+  showRange(view.range.value);
+  void loadHistory();
+});
+view.exportCsv.addEventListener('click', () => void exportHistory('csv'));
+view.exportJson.addEventListener('click', () => void exportHistory('json'));
+
+view.routesNote.textContent =
+  `“worst”: ${WORST_ROUTE_RULE}. A route alerts below ${SUCCESS_RATE_THRESHOLD} % success` +
+  (P95_ALERT_MS === undefined ? '.' : ` or above ${ms(P95_ALERT_MS)} p95.`);
+if (P95_ALERT_PARAM !== null && P95_ALERT_MS === undefined) {
+  log('error', `Ignored ?p95_alert_ms=${P95_ALERT_PARAM}: not a number of milliseconds above 0`);
+}
+
+function showMonitoring(): void {
+  view.monitoringBtn.textContent = feed.running ? 'Pause monitoring' : 'Resume monitoring';
+  view.monitoringBtn.setAttribute('aria-pressed', String(feed.running));
+}
+
 view.monitoringBtn.addEventListener('click', () => {
-  if (poller.running) {
-    poller.stop();
+  if (feed.running) {
+    feed.pause();
+    historyRequest?.abort();
     log('info', 'Monitoring paused');
   } else {
-    poller.start();
+    feed.start();
     log('info', 'Monitoring resumed');
+    void loadHistory();
   }
-  view.monitoringBtn.textContent = poller.running ? 'Pause monitoring' : 'Resume monitoring';
-  view.monitoringBtn.setAttribute('aria-pressed', String(poller.running));
+  showMonitoring();
 });
 
 view.refreshBtn.addEventListener('click', () => {
@@ -189,20 +358,30 @@ const heartbeatText: Record<HeartbeatState, string> = {
   connected: 'heartbeat connected',
   waiting: 'heartbeat reconnecting…',
 };
+/** The heartbeat is on but closed while the tab is hidden (see the visibility handler). */
+let heartbeatSuspended = false;
 const heartbeat = new Heartbeat({
   url: wsUrl,
   connect: (url) => new WebSocket(url),
   onState(state, detail) {
-    view.wsStatus.textContent = detail && state === 'waiting' ? `heartbeat ${detail}` : heartbeatText[state];
+    const text =
+      state === 'off' && heartbeatSuspended
+        ? 'heartbeat paused while hidden'
+        : detail && state === 'waiting'
+          ? `heartbeat ${detail}`
+          : heartbeatText[state];
+    setText(view.wsStatus, text);
     // The box has a fixed width and may cut the text short; the whole text stays at hand.
-    view.wsStatus.title = view.wsStatus.textContent;
+    view.wsStatus.title = text;
     if (state === 'connected') log('info', 'WS heartbeat connected');
     if (state === 'waiting') log('error', `WS heartbeat ${detail ?? 'closed'}`);
   },
 });
 
 function setHeartbeat(on: boolean): void {
-  if (on) heartbeat.enable();
+  heartbeatSuspended = on && document.visibilityState === 'hidden';
+  if (heartbeatSuspended) setText(view.wsStatus, 'heartbeat paused while hidden');
+  else if (on) heartbeat.enable();
   else heartbeat.disable();
   view.heartbeatBtn.textContent = `WS heartbeat: ${on ? 'ON' : 'OFF'}`;
   view.heartbeatBtn.setAttribute('aria-pressed', String(on));
@@ -214,7 +393,7 @@ function setHeartbeat(on: boolean): void {
 }
 
 view.heartbeatBtn.addEventListener('click', () => {
-  const on = !heartbeat.enabled;
+  const on = !(heartbeat.enabled || heartbeatSuspended);
   setHeartbeat(on);
   log('info', `WS heartbeat turned ${on ? 'on' : 'off'}`);
 });
@@ -227,5 +406,34 @@ function storedHeartbeat(): boolean {
   }
 }
 
+/**
+ * A hidden tab makes no requests at all: the stream closes, polling and retries stop, and so
+ * does the WebSocket heartbeat, which is traffic too (the server pings it every 5 s). A hidden
+ * dashboard is not being watched, so it should not count as activity either. When the tab is
+ * shown again, the heartbeat reopens if it was on and the chart catches up from history.
+ */
+function onVisibility(): void {
+  const hidden = document.visibilityState === 'hidden';
+  if (hidden) {
+    historyRequest?.abort();
+    feed.setHidden(true);
+    if (heartbeat.enabled) {
+      heartbeatSuspended = true;
+      heartbeat.disable();
+    }
+    return;
+  }
+  feed.setHidden(false);
+  if (heartbeatSuspended) {
+    heartbeatSuspended = false;
+    heartbeat.enable();
+  }
+  if (feed.running) void loadHistory();
+}
+
+document.addEventListener('visibilitychange', onVisibility);
+feed.setHidden(document.visibilityState === 'hidden');
 if (storedHeartbeat()) setHeartbeat(true);
-poller.start();
+feed.start();
+if (document.visibilityState !== 'hidden') void loadHistory();
+showMonitoring();

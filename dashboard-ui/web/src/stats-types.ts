@@ -1,11 +1,22 @@
 import type {
   CacheStatus,
+  GatewayUpstreamFigures,
+  GatewayUpstreamName,
+  HistoryAnswer,
+  HistoryPoint,
   LoadBalancerBlock,
   OfflineBlock,
   ServiceBlock as ReportedServiceBlock,
   ReportingKey,
+  RouteFigures,
   StatsAnswer,
+  StatusClassCounts,
+  UpstreamGroupName,
+  UpstreamTargetFigures,
 } from '@titanium/service-kit/stats-contract';
+
+// Every type here is the kit's contract with each field optional: a server may omit any of them
+// (the original stack's load balancer has no routes, upstreams, history or stream).
 
 /** Any service's block as the page reads it: its status, and why it is offline. */
 export type ServiceBlock = Partial<
@@ -17,12 +28,29 @@ export type StoreBlock = Partial<
   Pick<StatsAnswer['database'] | StatsAnswer['cache'], 'status'> & Pick<CacheStatus, 'hit_ratio'>
 >;
 
-/**
- * The load balancer's `GET /stats` as the page reads it: the kit's contract, with every field
- * optional because a server may omit any of them (the original stack's does).
- */
+/** One route of `load-balancer.routes`. */
+export type RouteEntry = Partial<Omit<RouteFigures, 'status'>> & { status?: Partial<StatusClassCounts> };
+
+/** One target of a group in `load-balancer.upstreams`. */
+export type TargetEntry = Partial<UpstreamTargetFigures>;
+
+/** One of the gateway's own upstreams, as its block reports it (figures since its start). */
+export type GatewayUpstreamEntry = Partial<GatewayUpstreamFigures>;
+
+export type LoadBalancerEntry = Partial<Omit<LoadBalancerBlock, 'routes' | 'upstreams'>> & {
+  routes?: RouteEntry[];
+  upstreams?: Partial<Record<UpstreamGroupName, TargetEntry[]>>;
+};
+
+export type GatewayEntry = ServiceBlock & { upstreams?: Partial<Record<GatewayUpstreamName, GatewayUpstreamEntry>> };
+
+/** The load balancer's `GET /stats` (and each event of `/stats/stream`) as the page reads it. */
 export type StatsResponse = {
-  'load-balancer'?: Partial<LoadBalancerBlock>;
+  'load-balancer'?: LoadBalancerEntry;
+  'api-gateway'?: GatewayEntry;
   database?: StoreBlock;
   cache?: StoreBlock;
-} & { [key in Exclude<ReportingKey, 'load-balancer'>]?: ServiceBlock };
+} & { [key in Exclude<ReportingKey, 'load-balancer' | 'api-gateway'>]?: ServiceBlock };
+
+/** The load balancer's `GET /stats/history` as the page reads it. */
+export type HistoryResponse = Partial<Omit<HistoryAnswer, 'points'>> & { points?: Partial<HistoryPoint>[] };

@@ -1,11 +1,13 @@
 import type { ReportingKey } from '@titanium/service-kit/stats-contract';
+import { type RouteRow, routeRows } from './routes.js';
 import type { ServiceBlock, StatsResponse } from './stats-types.js';
+import { type UpstreamGroupView, upstreamGroups } from './upstreams.js';
 
 export type Overall = 'HEALTHY' | 'DEGRADED' | 'WARNING' | 'IDLE' | 'DISCONNECTED';
 /** `Unknown` while /stats cannot be read: the page cannot tell whether a service is up. */
 export type ServiceState = 'Online' | 'Degraded' | 'Offline' | 'Unknown';
 
-/** Below this success rate (with real traffic) the system is in WARNING. */
+/** Below this success rate (with real traffic) the system is in WARNING, and a route alerts. */
 export const SUCCESS_RATE_THRESHOLD = 95;
 
 /** The services the dashboard lists, in the order an operator reads the request path. */
@@ -43,6 +45,9 @@ export interface Summary {
   wsConnections: number;
   scope: string;
   instances: number;
+  /** The routes in the window, busiest first; undefined when the load balancer reports none. */
+  routes: RouteRow[] | undefined;
+  upstreams: UpstreamGroupView[];
 }
 
 function num(value: unknown): number {
@@ -97,5 +102,7 @@ export function summarize(stats: StatsResponse | undefined): Summary {
     wsConnections: num(lb.ws_active_connections),
     scope: lb.scope ?? 'instance',
     instances: num(lb.instances) || 1,
+    routes: stats ? routeRows(lb.routes) : undefined,
+    upstreams: upstreamGroups(stats),
   };
 }

@@ -15,7 +15,7 @@ export function durationText(ms: number): string {
   return rest === 0 ? count(hours, 'hour') : `${count(hours, 'hour')} ${count(rest, 'minute')}`;
 }
 
-/** The chart's accessible name, for the window it really covers: `points` polls `pollMs` apart. */
-export function chartLabel(points: number, pollMs: number): string {
-  return `Requests per second and latency over the last ${durationText(points * pollMs)}; shaded stretches are idle or without data`;
+/** The chart's accessible name, for the range it shows. */
+export function chartLabel(rangeMs: number): string {
+  return `Requests per second and latency over the last ${durationText(rangeMs)}; shaded stretches are idle or without data`;
 }
