@@ -1,6 +1,7 @@
+import { historyCsv } from '@titanium/service-kit/history-csv';
 import type { HistoryPoint } from '@titanium/service-kit/stats-contract';
 import { describe, expect, it } from 'vitest';
-import { exportFileName, historyCsv, historyJson, RANGES, readHistory } from '../web/src/history.js';
+import { exportFileName, historyJson, RANGES, readHistory } from '../web/src/history.js';
 import { ChartSeries, type Phase } from '../web/src/series.js';
 
 const NOW = Date.parse('2026-12-02T03:00:00.000Z');

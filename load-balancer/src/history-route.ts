@@ -1,4 +1,5 @@
-import { errorBody, type HistoryPoint, type HistoryRange, type OptionalRedis } from '@titanium/service-kit';
+import { errorBody, type HistoryRange, type OptionalRedis } from '@titanium/service-kit';
+import { historyCsv } from '@titanium/service-kit/history-csv';
 import type { FastifyInstance } from 'fastify';
 import { HISTORY_RANGES, TrafficHistory } from './history.js';
 import type { StatsWindow } from './stats-window.js';
@@ -10,18 +11,6 @@ type Format = (typeof FORMATS)[number];
 
 /** The query parameters and the values each allows; the first value is the default. */
 const PARAMETERS: Readonly<Record<'range' | 'format', readonly string[]>> = { range: HISTORY_RANGES, format: FORMATS };
-
-/** The columns of the CSV answer, in the order of a point's fields. */
-const CSV_COLUMNS = [
-  't',
-  'requests_per_second',
-  'avg_response_time_ms',
-  'p95_response_time_ms',
-  'p99_response_time_ms',
-  'success_rate',
-  'server_error_rate',
-  'has_real_traffic',
-] as const satisfies readonly (keyof HistoryPoint)[];
 
 const USAGE = Object.entries(PARAMETERS)
   .map(([name, values]) => `${name} (${values.join(' or ')})`)
@@ -48,11 +37,6 @@ function readQuery(query: Record<string, unknown>): { range: HistoryRange; forma
   return { range: chosen.range as HistoryRange, format: chosen.format as Format };
 }
 
-function toCsv(points: readonly HistoryPoint[]): string {
-  const rows = points.map((point) => CSV_COLUMNS.map((column) => String(point[column])).join(','));
-  return `${[CSV_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
-}
-
 export interface HistoryOptions {
   window: StatsWindow;
   redis: OptionalRedis | undefined;
@@ -69,7 +53,7 @@ export async function history(app: FastifyInstance, options: HistoryOptions): Pr
     const query = readQuery(request.query as Record<string, unknown>);
     if (typeof query === 'string') return reply.code(400).send(errorBody(400, query));
     const answer = await recorded.answer(query.range);
-    if (query.format === 'csv') return reply.type('text/csv; charset=utf-8').send(toCsv(answer.points));
+    if (query.format === 'csv') return reply.type('text/csv; charset=utf-8').send(historyCsv(answer.points));
     return answer;
   });
 

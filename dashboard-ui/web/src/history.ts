@@ -32,23 +32,6 @@ export function isRangeKey(value: string): value is RangeKey {
   return Object.hasOwn(RANGES, value);
 }
 
-/** The load balancer's CSV columns (its header row), in its order: every field of a point. */
-export const HISTORY_COLUMNS = [
-  't',
-  'requests_per_second',
-  'avg_response_time_ms',
-  'p95_response_time_ms',
-  'p99_response_time_ms',
-  'success_rate',
-  'server_error_rate',
-  'has_real_traffic',
-] as const satisfies readonly (keyof HistoryPoint)[];
-
-type Uncovered = Exclude<keyof HistoryPoint, (typeof HISTORY_COLUMNS)[number]>;
-// Fails to compile when the contract gains a field the export would leave out.
-const everyField: [Uncovered] extends [never] ? true : Uncovered = true;
-void everyField;
-
 /** A history answer, checked: complete points, oldest first, only those ending inside the range. */
 export interface History {
   range: RangeKey;
@@ -106,12 +89,6 @@ export async function fetchHistory(range: RangeSpec, signal: AbortSignal): Promi
   const res = await fetch(`/stats/history?range=${range.request}`, init);
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return readHistory(await res.json(), range, Date.now());
-}
-
-/** The points as the load balancer's `format=csv` gives them: a header row, then a row per point (CRLF, as RFC 4180). */
-export function historyCsv(points: readonly HistoryPoint[]): string {
-  const rows = points.map((point) => HISTORY_COLUMNS.map((column) => String(point[column])).join(','));
-  return `${[HISTORY_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
 }
 
 /** The points in the load balancer's JSON shape, with the range the page shows. */

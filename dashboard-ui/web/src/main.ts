@@ -1,3 +1,4 @@
+import { historyCsv } from '@titanium/service-kit/history-csv';
 import type { STATS_STREAM_EVENT } from '@titanium/service-kit/stats-contract';
 import { type Alert, AlertTracker } from './alerts.js';
 import { BoundedList } from './bounded-list.js';
@@ -5,7 +6,7 @@ import { ThroughputChart } from './chart.js';
 import { el, marker, setState, setText, span } from './dom.js';
 import { clock, ms, percent } from './format.js';
 import { Heartbeat, type HeartbeatState } from './heartbeat.js';
-import { exportFileName, fetchHistory, historyCsv, historyJson, isRangeKey, RANGES, type RangeKey } from './history.js';
+import { exportFileName, fetchHistory, historyJson, isRangeKey, RANGES, type RangeKey } from './history.js';
 import { type FeedMode, LiveFeed } from './live-feed.js';
 import { Poller } from './poller.js';
 import { WORST_ROUTE_RULE } from './routes.js';
