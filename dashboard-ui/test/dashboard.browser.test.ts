@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { HistoryAnswer, StatsAnswer } from '@titanium/service-kit';
 import { artifactPath, launchChromium, type Stack, startStack } from '@titanium/test-support';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,41 @@ describe('dashboard in Chromium', () => {
     expect(overflow).toBe(false);
     await narrow.screenshot({ path: artifactPath('dashboard-375x800.png') });
     await narrow.close();
+  });
+
+  it('shows the real routes and targets, live from the stream, and fills the chart from history on a reload', async () => {
+    const lb = stack.url('load-balancer');
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${lb}/api/posts/1`).then((r) => r.arrayBuffer())));
+    const row = page.locator('#routes-table tr[data-route="GET /api/posts/:id"]');
+    await expect.poll(() => row.count(), { timeout: 5_000 }).toBe(1);
+    const route = async () =>
+      ((await (await fetch(`${lb}/stats`)).json()) as StatsAnswer)['load-balancer'].routes.find(
+        (r) => r.route === 'GET /api/posts/:id',
+      );
+    // Twenty requests in the last ten seconds: 2.0 per second, in the load balancer's figures and in the table.
+    await expect.poll(async () => (await route())?.requests_per_second, { timeout: 3_000 }).toBe(2);
+    const counts = Object.values((await route())?.status ?? {}) as number[];
+    expect(counts.reduce((sum, n) => sum + n, 0)).toBe(20);
+    await expect.poll(() => row.locator('td').first().textContent(), { timeout: 5_000 }).toBe('2.0');
+    const gateway = page.locator(
+      `#upstreams-list li.group[data-group="lb:api"] li.target[data-target="${stack.url('api-gateway')}"]`,
+    );
+    await expect.poll(() => gateway.getAttribute('data-target-state'), { timeout: 5_000 }).toBe('up');
+
+    // On the stream, the page does not poll /stats; a reload asks for the history first.
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(new URL(request.url()).pathname + new URL(request.url()).search));
+    await page.reload();
+    await expect.poll(() => row.count(), { timeout: 5_000 }).toBe(1);
+    await sleep(2_500);
+    expect(requests).toContain('/stats/history?range=1h');
+    expect(requests).toContain('/stats/stream');
+    expect(requests.filter((path) => path === '/stats')).toEqual([]);
+    const history = (await (await fetch(`${lb}/stats/history?range=1h`)).json()) as HistoryAnswer;
+    expect(history.scope).toBe('cluster');
+    expect(Number(await page.locator('#throughputChart').getAttribute('data-points'))).toBeGreaterThanOrEqual(
+      Math.min(history.points.length, 30),
+    );
   });
 
   it('leaves IDLE on the WebSocket heartbeat alone, and remembers the choice', async () => {

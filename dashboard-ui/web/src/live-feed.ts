@@ -23,6 +23,8 @@ export interface LiveFeedOptions<T> {
   /** Polls `/stats` and reports each result itself (the page's Poller). */
   poller: { start(): void; stop(): void };
   onData: (value: T) => void;
+  /** No update came for the stale limit: the page has lost its figures, whatever the fallback polls bring next. */
+  onStale?: (detail: string) => void;
   onMode: (mode: FeedMode, previous: FeedMode, detail?: string) => void;
   /**
    * A stream without an event for this long is taken as lost (also while it connects); once the
@@ -53,7 +55,7 @@ export class LiveFeed<T> {
   #hidden = false;
 
   constructor(options: LiveFeedOptions<T>) {
-    this.#options = { retryMs: 2000, maxRetryMs: 30_000, ...options };
+    this.#options = { retryMs: 2000, maxRetryMs: 30_000, onStale: () => undefined, ...options };
   }
 
   get mode(): FeedMode {
@@ -128,7 +130,11 @@ export class LiveFeed<T> {
     clearTimeout(this.#staleTimer);
     const { staleMs } = this.#options;
     const limit = Math.min(4 * staleMs, Math.max(staleMs, 2 * this.#slowestGapMs));
-    this.#staleTimer = setTimeout(() => this.#fail(`no update for ${limit / 1000} s`), limit);
+    this.#staleTimer = setTimeout(() => {
+      const detail = `no update for ${limit / 1000} s`;
+      this.#options.onStale?.(detail);
+      this.#fail(detail);
+    }, limit);
   }
 
   #fail(reason: string): void {

@@ -225,6 +225,8 @@ const feed = new LiveFeed<StatsResponse>({
   },
   poller,
   onData: (stats) => onStats(stats),
+  // A silent stream is as lost as a poll without answer: the figures shown are no longer current.
+  onStale: (detail) => onStats(undefined, new Error(detail)),
   onMode(mode, previous, detail) {
     setText(view.feedStatus, feedText[mode]);
     view.feedStatus.title = detail ? `${feedText[mode]} (${detail})` : feedText[mode];
