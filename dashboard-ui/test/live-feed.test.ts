@@ -26,6 +26,7 @@ describe('live feed: stream, polling fallback and back', () => {
   let polling: boolean;
   let pollStarts: number;
   let feed: LiveFeed<number>;
+  let stale: string[];
   const last = () => {
     const stream = streams.at(-1);
     if (!stream) throw new Error('no stream was opened');
@@ -40,6 +41,7 @@ describe('live feed: stream, polling fallback and back', () => {
     modes = [];
     polling = false;
     pollStarts = 0;
+    stale = [];
     feed = new LiveFeed<number>({
       openStream: (handlers) => {
         const stream = new FakeStream(handlers);
@@ -56,6 +58,7 @@ describe('live feed: stream, polling fallback and back', () => {
         },
       },
       onData: (value) => data.push(value),
+      onStale: (detail) => stale.push(detail),
       onMode: (next, previous, detail) =>
         modes.push(detail === undefined ? { mode: next, previous } : { mode: next, previous, detail }),
       staleMs: 3_000,
@@ -245,5 +248,19 @@ describe('live feed: stream, polling fallback and back', () => {
     feed.setHidden(false);
     expect(mode()).toBe('connecting');
     expect(streams).toHaveLength(2);
+  });
+
+  it('says at once that the figures are lost when the stream falls silent, and not when it fails', () => {
+    feed.start();
+    last().send(1);
+    vi.advanceTimersByTime(2_999);
+    expect(stale).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(stale).toEqual(['no update for 3 s']);
+    expect(mode()).toBe('polling');
+    vi.advanceTimersByTime(2_000);
+    last().send(2);
+    last().fail();
+    expect(stale).toEqual(['no update for 3 s']);
   });
 });
