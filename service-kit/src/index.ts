@@ -15,8 +15,28 @@ export {
 } from './config.js';
 export { createService, type Kit, type ServiceOptions } from './create-service.js';
 export { type ErrorBody, errorBody, errors, sendErrorJson } from './errors.js';
+export * from './events-contract.js';
 export { HISTOGRAM_BUCKETS, LatencyHistogram } from './latency-histogram.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
+export {
+  type EventFilter,
+  EventLog,
+  type EventPage,
+  EventTail,
+  matches,
+  type PageQuery,
+  parseCursor,
+} from './messaging/event-log.js';
+export { MemorySink } from './messaging/memory-sink.js';
+export { createSink, type MessagingConfig, readMessagingConfig } from './messaging/messaging.js';
+export { type Messaging, messaging } from './messaging/messaging-part.js';
+export { opsAuthorized } from './messaging/ops-token.js';
+export { OUTBOX_SCHEMA, Outbox, type OutboxOptions } from './messaging/outbox.js';
+export { EventPublisher, type PublisherOptions } from './messaging/publisher.js';
+export { RedisStreamSource, RedisStreamsSink } from './messaging/redis-sink.js';
+export { EVENTS_PATH, RemoteRingSource, serveRing } from './messaging/remote-source.js';
+export { Ring } from './messaging/ring.js';
+export type { EventSource, MessagingSink, SourceEntry } from './messaging/sink.js';
 export { createMetrics, DURATION_BUCKETS, type ServiceMetrics } from './metrics.js';
 export { contentSecurityPolicy, type PagePolicyOptions, pageSecurityHeaders } from './page-security.js';
 export {
