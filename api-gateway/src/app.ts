@@ -1,6 +1,7 @@
 import proxyAddr from '@fastify/proxy-addr';
-import { createService, type GatewayFields, OptionalRedis, STATS_KEYS } from '@titanium/service-kit';
+import { createService, type GatewayFields, messaging, OptionalRedis, STATS_KEYS } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
+import { apiCallLog } from './api-log.js';
 import type { Config } from './config.js';
 import { LoginFailures } from './login-failures.js';
 import { rateLimits } from './rate-limits.js';
@@ -37,6 +38,8 @@ export function build(config: Config): FastifyInstance {
   }
   const loginFailures = new LoginFailures(redis, config.rateLimits.loginFailures);
   app.register(rateLimits, { redis, jwtSecret: config.jwtSecret, loginFailures });
+  app.register(messaging, config.messaging);
+  app.register(apiCallLog);
   app.register(gatewayRoutes, (parent) => ({ config, upstreams: parent.upstreams, loginFailures }));
   return app;
 }

@@ -2,9 +2,11 @@ import proxyAddr from '@fastify/proxy-addr';
 import {
   type EnvReader,
   type KitConfig,
+  type MessagingConfig,
   portSetting,
   readJwtSecret,
   readKitConfig,
+  readMessagingConfig,
   readRedisUrl,
   urlSetting,
 } from '@titanium/service-kit';
@@ -56,6 +58,8 @@ export interface Config {
   redisUrl: string | undefined;
   rateLimits: RateLimits;
   jwtSecret: string;
+  /** Where the API-call events go. */
+  messaging: MessagingConfig;
 }
 
 /** The load balancer runs beside the gateway: on the host, or on the cluster's private network. */
@@ -93,6 +97,7 @@ export function readConfig(env: EnvReader): Config {
       String(serverTimeouts.headersMs),
     );
   }
+  const redisUrl = readRedisUrl(env);
   return {
     kit: readKitConfig(env, 'api-gateway', ...portSetting('api-gateway')),
     upstreams: {
@@ -109,7 +114,7 @@ export function readConfig(env: EnvReader): Config {
     serverTimeouts,
     trustedProxyHops: env.integer('TRUSTED_PROXY_HOPS', 1, { min: 0, max: 10 }),
     trustedProxyAddresses: readProxyAddresses(env),
-    redisUrl: readRedisUrl(env),
+    redisUrl,
     rateLimits: {
       windowMs: env.duration('RATE_LIMIT_WINDOW_MS', 60_000, { min: 100, max: 24 * 3600_000 }),
       authMax: env.integer('RATE_LIMIT_AUTH_MAX', 30, { min: 1, max: 1_000_000 }),
@@ -120,5 +125,6 @@ export function readConfig(env: EnvReader): Config {
       },
     },
     jwtSecret: readJwtSecret(env),
+    messaging: readMessagingConfig(env, redisUrl),
   };
 }

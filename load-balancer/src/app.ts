@@ -12,6 +12,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { ClusterStats, type TargetReport } from './cluster-stats.js';
 import type { Config } from './config.js';
+import { eventLog } from './event-log-route.js';
 import { FrontDoor } from './front-door.js';
 import { Heartbeat } from './heartbeat.js';
 import { history } from './history-route.js';
@@ -129,6 +130,15 @@ export function build(config: Config, options: BuildOptions = {}): FastifyInstan
     redis: historyRedis,
     instanceId: config.instanceId,
     redisPrefix: config.redisPrefix,
+  });
+  app.register(eventLog, {
+    messaging: config.messaging,
+    // With MESSAGING_TYPE=memory each publishing process keeps its own ring.
+    rings: (['api', 'user', 'blog'] as const).flatMap((group) =>
+      pools[group].targets.map((target, i) => ({ name: `${group}${i}`, url: target.url })),
+    ),
+    stream: { ...config.eventStream, heartbeatMs: config.statsStream.heartbeatMs },
+    production: config.production,
   });
   const fanout = new StatsFanout(
     [

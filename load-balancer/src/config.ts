@@ -3,9 +3,11 @@ import {
   BALANCING_STRATEGIES,
   type EnvReader,
   type KitConfig,
+  type MessagingConfig,
   POOL_DEFAULTS,
   portSetting,
   readKitConfig,
+  readMessagingConfig,
   readRedisUrl,
   type UpstreamPoolOptions,
   urlSetting,
@@ -43,10 +45,17 @@ export interface Config {
     maxConnections: number;
     maxMessageBytes: number;
   };
+  /** Where the event log is read from (`/logs/messaging`), and OPS_TOKEN. */
+  messaging: MessagingConfig;
+  /** `GET /logs/messaging/stream`. */
+  eventStream: { pollMs: number; maxClients: number };
+  /** NODE_ENV=production: an open event log is worth a warning at start-up. */
+  production: boolean;
 }
 
 export function readConfig(env: EnvReader): Config {
   const headersTimeoutMs = env.duration('LB_HEADERS_TIMEOUT_MS', 5_000, { min: 100, max: 600_000 });
+  const redisUrl = readRedisUrl(env);
   return {
     kit: readKitConfig(env, 'load-balancer', ...portSetting('load-balancer')),
     upstreams: {
@@ -81,7 +90,7 @@ export function readConfig(env: EnvReader): Config {
       maxClients: env.integer('LB_STATS_STREAM_MAX_CLIENTS', 100, { min: 1, max: 10_000 }),
     },
     breakdown: env.boolean('LB_TRAFFIC_BREAKDOWN', true),
-    redisUrl: readRedisUrl(env),
+    redisUrl,
     instanceId: env.string('LB_INSTANCE_ID', `${hostname()}-${process.pid}`),
     redisPrefix: env.string('LB_REDIS_PREFIX', 'titanium:lb'),
     heartbeat: {
@@ -89,5 +98,11 @@ export function readConfig(env: EnvReader): Config {
       maxConnections: env.integer('LB_WS_MAX_CONNECTIONS', 1_000, { min: 1, max: 1_000_000 }),
       maxMessageBytes: env.integer('LB_WS_MAX_MESSAGE_BYTES', 1_024, { min: 16, max: 1_048_576 }),
     },
+    messaging: readMessagingConfig(env, redisUrl),
+    eventStream: {
+      pollMs: env.duration('LB_EVENT_STREAM_POLL_MS', 500, { min: 50, max: 60_000 }),
+      maxClients: env.integer('LB_EVENT_STREAM_MAX_CLIENTS', 50, { min: 1, max: 10_000 }),
+    },
+    production: env.string('NODE_ENV', 'development') === 'production',
   };
 }

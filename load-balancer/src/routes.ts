@@ -1,3 +1,4 @@
+import { EVENT_LOG_PATHS, EVENT_STREAM_PATHS } from './event-log-route.js';
 import { HEARTBEAT_PATH } from './heartbeat.js';
 import { HISTORY_PATH } from './history-route.js';
 import { STREAM_PATH } from './stats-stream.js';
@@ -11,7 +12,17 @@ import { STREAM_PATH } from './stats-stream.js';
 export type Destination = 'api' | 'heartbeat' | 'blog' | 'blog-redirect' | 'dashboard' | 'own';
 
 /** Paths the load balancer answers itself. */
-const OWN_PATHS = new Set(['/lb-health', '/stats', STREAM_PATH, HISTORY_PATH, '/health', '/ready', '/metrics']);
+const OWN_PATHS = new Set([
+  '/lb-health',
+  '/stats',
+  STREAM_PATH,
+  HISTORY_PATH,
+  ...EVENT_LOG_PATHS,
+  ...EVENT_STREAM_PATHS,
+  '/health',
+  '/ready',
+  '/metrics',
+]);
 
 /** The path of a request-target: what comes before its query. */
 export function pathOf(target: string): string {

@@ -1,4 +1,4 @@
-import { LatencyHistogram } from '@titanium/service-kit';
+import { isSuccess, LatencyHistogram } from '@titanium/service-kit';
 
 export const WINDOW_SECONDS = 10;
 
@@ -41,7 +41,7 @@ export class TrafficBucket {
   /** One request; one the client left is a failure whatever its status. */
   record(statusCode: number, elapsedMs: number, aborted: boolean): void {
     this.count++;
-    if (!aborted && statusCode >= 200 && statusCode < 400) this.success++;
+    if (isSuccess(statusCode, aborted)) this.success++;
     else if (statusCode >= 500) this.serverErrors++;
     if (!aborted) {
       const cls = ((statusCode / 100) | 0) - 2;

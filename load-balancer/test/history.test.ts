@@ -273,8 +273,8 @@ describe('/stats/history with Redis', () => {
         expect.objectContaining({ t: iso(START), requests_per_second: 5, success_rate: 60, server_error_rate: 40 }),
       ],
     };
-    await expect.poll(() => historyOf(a.url)).toEqual(expected);
-    await expect.poll(() => historyOf(b.url)).toEqual(expected);
+    await expect.poll(() => historyOf(a.url), { timeout: 5_000 }).toEqual(expected);
+    await expect.poll(() => historyOf(b.url), { timeout: 5_000 }).toEqual(expected);
     expect(await historyOf(a.url)).toEqual(await historyOf(b.url));
   });
 

@@ -1,5 +1,4 @@
-import { get, type IncomingHttpHeaders } from 'node:http';
-import { type FakeUpstream, startFakeUpstream } from '@titanium/test-support';
+import { type FakeUpstream, readStream, startFakeUpstream } from '@titanium/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningLb, type StatsAnswer, startLb } from './helpers.js';
 
@@ -22,60 +21,6 @@ async function stack(env: Record<string, string> = {}): Promise<{ lb: RunningLb;
   });
   open.push(lb.app);
   return { lb, services };
-}
-
-interface Reading {
-  events: { event: string; data: string }[];
-  comments: string[];
-  retry: number | undefined;
-  ended: boolean;
-}
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-}
-
-/** Reads the stream as an EventSource would, until `until` holds, the stream ends, or 5 s pass; then hangs up. */
-function readStream(
-  url: string,
-  until: (reading: Reading) => boolean,
-  signal: AbortSignal = AbortSignal.timeout(5_000),
-): Promise<{ res: Answer; reading: Reading }> {
-  return new Promise((resolve, reject) => {
-    const reading: Reading = { events: [], comments: [], retry: undefined, ended: false };
-    const req = get(url, (res) => {
-      const answer = { status: res.statusCode ?? 0, headers: res.headers };
-      const done = () => {
-        req.destroy();
-        resolve({ res: answer, reading });
-      };
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-        let end = text.indexOf('\n\n');
-        while (end !== -1) {
-          const fields = text.slice(0, end).split('\n');
-          text = text.slice(end + 2);
-          const event = fields.find((line) => line.startsWith('event: '))?.slice(7);
-          const data = fields.find((line) => line.startsWith('data: '))?.slice(6);
-          const retry = fields.find((line) => line.startsWith('retry: '));
-          if (event !== undefined && data !== undefined) reading.events.push({ event, data });
-          if (retry) reading.retry = Number(retry.slice(7));
-          for (const line of fields) if (line.startsWith(':')) reading.comments.push(line);
-          end = text.indexOf('\n\n');
-        }
-        if (until(reading)) done();
-      });
-      res.on('end', () => {
-        reading.ended = true;
-        done();
-      });
-      signal.addEventListener('abort', done, { once: true });
-    });
-    req.on('error', reject);
-  });
 }
 
 describe('GET /stats/stream', () => {

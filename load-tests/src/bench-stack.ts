@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from './api-client.js';
-import { freePort, startLocalStack } from './local-stack.js';
+import { freePort, type LocalStack, startLocalStack } from './local-stack.js';
 import { wrk } from './wrk.js';
 
 // GET /api/posts through LB → gateway → blog-service, and against blog-service directly, at
-// several concurrencies: what each hop costs. Prints a markdown table.
+// several concurrencies: what each hop costs. The chain runs twice, on two stacks started side by
+// side: with the API-call log on (every call an event to Redis Streams) and with
+// MESSAGING_TYPE=none, in alternating rows, so the log's cost is a ratio of one run. Prints a
+// markdown table.
 const SECONDS = Number(process.env.BENCH_SECONDS) || 10;
 const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? '10,50,100').split(',').map(Number);
 // Unrecorded load first, so a row measures the service, not its JIT compilation and new connections.
@@ -74,15 +77,16 @@ async function bareReference(page: Buffer, path: string): Promise<Row[]> {
 }
 
 const CHAIN = 'LB → gateway → blog';
+const CHAIN_OFF = 'same, event log off';
 const DIRECT = 'blog-service direct';
 const BARE_CHAIN = 'bare proxy → proxy → server';
 const BARE_DIRECT = 'bare server direct';
 const path = '/api/posts?offset=0&limit=20';
 const rows: Row[] = [];
-let page: Buffer;
+let page: Buffer = Buffer.alloc(0);
 
-const stack = await startLocalStack({ LOG_LEVEL: 'warn' });
-try {
+/** A user and 25 posts, so the page is the same on every stack; returns the page's bytes. */
+async function seed(stack: LocalStack): Promise<Buffer> {
   const api = new ApiClient(`${stack.url('load-balancer')}/api`);
   const user = { username: `bench_${Date.now().toString(36)}`, password: 'benchmark-password' };
   await api.call('POST', '/register', { ...user, email: `${user.username}@bench.test` });
@@ -94,14 +98,34 @@ try {
     if (res.status !== 201) throw new Error(`seeding failed: ${res.status}`);
   }
   await api.close();
-  page = Buffer.from(await (await fetch(`${stack.url('blog-service')}${path}`)).arrayBuffer());
+  return Buffer.from(await (await fetch(`${stack.url('blog-service')}${path}`)).arrayBuffer());
+}
 
+const [stack, quiet] = await Promise.all([
+  startLocalStack({ LOG_LEVEL: 'warn' }),
+  startLocalStack({ LOG_LEVEL: 'warn', MESSAGING_TYPE: 'none' }),
+]);
+
+try {
+  [page] = await Promise.all([seed(stack), seed(quiet)]);
   for (const connections of CONCURRENCIES) {
-    rows.push(await measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections));
+    // Who goes first alternates, so a machine slowing down weighs on both.
+    const pair = [
+      () => measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections),
+      () => measure(CHAIN_OFF, `${quiet.url('load-balancer')}${path}`, connections),
+    ];
+    if (rows.length % 2 === 1) pair.reverse();
+    for (const run of pair) rows.push(await run());
     rows.push(await measure(DIRECT, `${stack.url('blog-service')}${path}`, connections));
   }
+  const stats = (await (await fetch(`${stack.url('load-balancer')}/stats`)).json()) as {
+    'api-gateway'?: { messaging?: { published: number; dropped: number } };
+  };
+  const published = stats['api-gateway']?.messaging?.published ?? 0;
+  const dropped = stats['api-gateway']?.messaging?.dropped ?? 0;
+  console.log(`\nevent log on: ${published} API-call events published to Redis Streams, ${dropped} dropped`);
 } finally {
-  await stack.stop();
+  await Promise.all([stack.stop(), quiet.stop()]);
 }
 rows.push(...(await bareReference(page, path)));
 
@@ -111,7 +135,8 @@ console.log(
 console.log('| target | connections | requests/s | p50 ms | p99 ms | errors | chain/direct |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) {
-  const directName = row.target === CHAIN ? DIRECT : row.target === BARE_CHAIN ? BARE_DIRECT : undefined;
+  const directName =
+    row.target === CHAIN || row.target === CHAIN_OFF ? DIRECT : row.target === BARE_CHAIN ? BARE_DIRECT : undefined;
   const direct = rows.find((r) => r.target === directName && r.connections === row.connections);
   const ratio = direct ? (row.rps / direct.rps).toFixed(2) : '';
   console.log(
@@ -119,3 +144,12 @@ for (const row of rows) {
   );
 }
 console.log('\nThe bare rows are the reference: the cheapest three-process chain Node allows, serving the same bytes.');
+console.log('\nevent log on / off, same run:');
+for (const connections of CONCURRENCIES) {
+  const on = rows.find((r) => r.target === CHAIN && r.connections === connections);
+  const off = rows.find((r) => r.target === CHAIN_OFF && r.connections === connections);
+  if (!on || !off) continue;
+  console.log(
+    `  ${connections} connections: requests/s ${(on.rps / off.rps).toFixed(3)}, p50 ${(on.p50 - off.p50).toFixed(2)} ms more, p99 ${(on.p99 / off.p99).toFixed(2)}×`,
+  );
+}

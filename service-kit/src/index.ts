@@ -84,6 +84,7 @@ export {
   type HistoryAnswer,
   type HistoryPoint,
   type HistoryRange,
+  isSuccess,
   type LoadBalancerBlock,
   type OfflineBlock,
   type Reported,

@@ -1,9 +1,10 @@
 /**
  * The `/stats` contract (ARCHITECTURE.md, "/stats shape"): the key each service wraps its block in,
  * the fields every block has, each service's own fields, the load balancer's block and its combined
- * answer. Types and one constant only, so the dashboard's page can import its types without any of
- * the kit's code.
+ * answer. Types, constants and the success rule only, with no imports but types, so the
+ * dashboard's page can import its types without any of the kit's code.
  */
+import type { MessagingFields, OutboxFields } from './events-contract.js';
 
 /** The key each service wraps its `/stats` block in (`{"<key>": {...}}`), by service name. */
 export const STATS_KEYS = {
@@ -54,14 +55,14 @@ export interface CacheStatus {
   configured: boolean;
 }
 
-export interface UserServiceFields {
+export interface UserServiceFields extends Partial<OutboxFields> {
   /** null while the database cannot be read. */
   users: number | null;
   database: DatabaseStatus;
   cache: CacheStatus;
 }
 
-export interface BlogServiceFields {
+export interface BlogServiceFields extends Partial<OutboxFields> {
   /** null while the database cannot be read. */
   post_count: number | null;
   database: DatabaseStatus;
@@ -86,7 +87,7 @@ export interface GatewayUpstreamFigures {
   failing?: string;
 }
 
-export interface GatewayFields {
+export interface GatewayFields extends MessagingFields {
   upstreams: Record<GatewayUpstreamName, GatewayUpstreamFigures>;
   rate_limit: {
     /** Where the counters live right now. */
@@ -249,3 +250,11 @@ export interface StatsAnswer {
 
 /** The services whose blocks the load balancer's answer carries. */
 export type ReportingKey = Exclude<keyof StatsAnswer, 'database' | 'cache'>;
+
+/**
+ * The success rule of `success_rate` and of an API call's `outcome`: an answer from 200 to 399.
+ * A request the client left before its answer is a failure whatever its status.
+ */
+export function isSuccess(statusCode: number, aborted = false): boolean {
+  return !aborted && statusCode >= 200 && statusCode < 400;
+}

@@ -51,11 +51,7 @@ export function readMessagingConfig(env: EnvReader, redisUrl: string | undefined
     config.redis = { url: redisUrl ?? '', prefix: env.string('MESSAGING_REDIS_PREFIX', 'titanium:events') };
   }
   if (type !== 'none' && !SINKS[type]) {
-    env.reject(
-      'MESSAGING_TYPE',
-      `one this build supports (redis, memory or none): it has no ${NAMES[type]} sink yet`,
-      `"${type}"`,
-    );
+    env.reject('MESSAGING_TYPE', `redis, memory or none: this build does not support ${NAMES[type]} yet`, `"${type}"`);
   }
   return config;
 }

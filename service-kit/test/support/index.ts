@@ -8,5 +8,6 @@ export * from './raw-http.js';
 export * from './redis.js';
 export * from './services.js';
 export * from './sqlite-snapshot.js';
+export * from './sse.js';
 export * from './stack.js';
 export * from './tokens.js';

@@ -61,14 +61,16 @@ export interface Backends {
 /**
  * The API gateway with auth, user and blog services behind it, sharing `secret`, their databases
  * in `dir`. Ports are chosen first so all four start at once. Timeouts to user-service are long,
- * so a password check on a busy machine is not a 504; `gatewayEnv` adds to the gateway's settings.
+ * so a password check on a busy machine is not a 504; `gatewayEnv` adds to the gateway's settings,
+ * `env` to every service's.
  */
 export async function startBackends(
   dir: string,
   secret: string,
   gatewayEnv: Record<string, string> = {},
+  env: Record<string, string> = {},
 ): Promise<Backends> {
-  const common = { JWT_SECRET: secret };
+  const common = { JWT_SECRET: secret, ...env };
   const [usersPort, authPort, blogPort] = [await freePort(), await freePort(), await freePort()];
   const url = (port: number) => `http://127.0.0.1:${port}`;
   const [gateway, users, auth, blog] = await Promise.all([
