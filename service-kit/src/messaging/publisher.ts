@@ -82,6 +82,8 @@ export class EventPublisher {
 
   async #drain(): Promise<void> {
     await this.#sending;
+    // One more attempt even after a failure: the back-off timer it was waiting for is cancelled.
+    if (this.#ring.size > 0) await this.#send();
     while (this.#ring.size > 0 && !this.#failing) await this.#send();
   }
 
