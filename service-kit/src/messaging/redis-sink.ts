@@ -75,6 +75,8 @@ export class RedisStreamSource implements EventSource {
   }
 
   async older(before: string | undefined, count: number): Promise<SourceEntry[]> {
+    // Nothing is before the very start (and Redis refuses `(0-0` as the end of a range).
+    if (before !== undefined && entryId(before) === '0-0') return [];
     const end = before === undefined ? '+' : `(${entryId(before)}`;
     return entries(await this.#run((client) => client.xrevrange(this.#key, end, '-', 'COUNT', count)));
   }
