@@ -134,6 +134,9 @@ export class EventLog {
         events.push(entry.event);
       }
     }
+    // A reader that used up a full chunk does not know yet whether anything is older: look (one
+    // entry), so the page that reaches the end says so instead of offering an empty one after it.
+    await Promise.all(readers.map((reader) => reader.peek(1)));
     const more = readers.some((reader) => !reader.ended && !reader.failed);
     return {
       events,
