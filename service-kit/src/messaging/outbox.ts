@@ -125,7 +125,8 @@ export class Outbox {
         remove: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
         summary: db.prepare('SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox'),
       };
-      this.#statements.set(db, statements);
+      // Made inside a transaction, the table they need goes if it rolls back: make them again then.
+      if (!db.inTransaction) this.#statements.set(db, statements);
     }
     return statements;
   }
