@@ -158,7 +158,7 @@ describe('the API-call log of the gateway', () => {
     }
   });
 
-  it('drops the oldest events past its buffer while Redis is frozen, and counts every one', async () => {
+  it('drops the oldest waiting events past its buffer while Redis is frozen, and counts every one', async () => {
     const before = await messaging();
     redis.freeze();
     try {
@@ -170,15 +170,14 @@ describe('the API-call log of the gateway', () => {
       redis.resume();
       await expect.poll(async () => (await messaging()).buffered, { timeout: 10_000 }).toBe(0);
       const after = await messaging();
-      // One more /stats call per poll is logged too; it is not under /api/, so it is not an event.
       const published = after.published - before.published;
       const dropped = after.dropped - before.dropped;
-      expect(dropped).toBeGreaterThanOrEqual(30);
+      expect(dropped).toBeGreaterThan(0);
       expect(published + dropped).toBe(80);
-      // The newest survive: the last call is in the stream, the first is not.
+      // The newest arrive; the batch that was on its way when Redis froze is kept for its retry.
       const logged = new Set((await events()).map((e) => e.request_id));
       expect(logged.has(calls[79]?.id ?? '')).toBe(true);
-      expect(logged.has(calls[0]?.id ?? '')).toBe(false);
+      expect(calls.filter((c) => logged.has(c.id))).toHaveLength(published);
     } finally {
       if (redis.frozen) redis.resume();
     }

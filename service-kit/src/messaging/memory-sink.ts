@@ -21,7 +21,7 @@ export class MemorySink implements MessagingSink, EventSource {
     this.name = name;
   }
 
-  async publish(events: readonly TitaniumEvent[]): Promise<void> {
+  async publish(events: readonly TitaniumEvent[], _batchId: string): Promise<void> {
     for (const event of events) this.#first += this.#ring.push(event);
   }
 

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 interface Statements {
   insert: Database.Statement<[string, number]>;
   pending: Database.Statement<[number], { seq: number; event: string }>;
+  pendingUpTo: Database.Statement<[number, number], { seq: number; event: string }>;
   remove: Database.Statement<[number]>;
   summary: Database.Statement<[], { pending: number; oldest: number | null }>;
 }
@@ -49,6 +50,8 @@ export class Outbox {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #retryMs = 0;
+  /** The last row of the batch that failed: it is sent again exactly, before anything newer. */
+  #retryUpTo: number | undefined;
   #failing = false;
   #closed = false;
 
@@ -85,6 +88,7 @@ export class Outbox {
   /** Starts relaying what is pending (left from before a restart, say). */
   start(): void {
     this.#closed = false;
+    this.#retryMs = 0;
     this.notify();
   }
 
@@ -122,6 +126,7 @@ export class Outbox {
       statements = {
         insert: db.prepare('INSERT INTO outbox (event, created_at) VALUES (?, ?)'),
         pending: db.prepare('SELECT seq, event FROM outbox ORDER BY seq LIMIT ?'),
+        pendingUpTo: db.prepare('SELECT seq, event FROM outbox WHERE seq <= ? ORDER BY seq LIMIT ?'),
         remove: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
         summary: db.prepare('SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox'),
       };
@@ -149,10 +154,18 @@ export class Outbox {
     try {
       const db = this.#db();
       if (!db || !sink) throw new Error('the database is not open');
-      const rows = this.#sql(db).pending.all(this.#batchSize);
+      // After a failure, the same rows again (more may have come since), under the same batch id.
+      const sql = this.#sql(db);
+      const rows =
+        this.#retryUpTo === undefined
+          ? sql.pending.all(this.#batchSize)
+          : sql.pendingUpTo.all(this.#retryUpTo, this.#batchSize);
       if (rows.length === 0) return undefined;
-      await sink.publish(rows.map((row) => JSON.parse(row.event) as DomainEvent));
       const last = rows[rows.length - 1] as { seq: number };
+      this.#retryUpTo = last.seq;
+      const events = rows.map((row) => JSON.parse(row.event) as DomainEvent);
+      await sink.publish(events, `${events[0]?.id}:${events[events.length - 1]?.id}`);
+      this.#retryUpTo = undefined;
       // On the store's current connection: it may have opened a new one meanwhile.
       const current = this.#db();
       if (current) this.#sql(current).remove.run(last.seq);

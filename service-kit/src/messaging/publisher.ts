@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MessagingFields, MessagingType, TitaniumEvent } from '../events-contract.js';
 import { Ring } from './ring.js';
 import type { MessagingSink } from './sink.js';
 
 export interface PublisherOptions {
-  /** Events held at most while they wait; past it the oldest are dropped and counted. */
+  /**
+   * Events held at most while they wait, besides the batch on its way (or waiting to be sent
+   * again); past it the oldest waiting are dropped and counted.
+   */
   capacity: number;
   /** Largest batch sent at once. */
   batchSize?: number;
@@ -16,9 +20,10 @@ export interface PublisherOptions {
 
 /**
  * Best-effort publishing off the request path: `offer` only puts the event in a bounded ring
- * (O(1), never waits); batches leave from there one at a time. While the sink fails the events
- * stay and are tried again with back-off; when the ring is full the oldest go, counted as
- * `dropped`. Nothing is retried after it was accepted.
+ * (O(1), never waits); batches leave from there one at a time. A batch that fails is sent again
+ * as it was, under the same id, with back-off, so the sink takes it once even when the failed
+ * attempt lands late; meanwhile new events wait in the ring, and when it is full the oldest go,
+ * counted as `dropped`. Nothing is sent again after it was accepted.
  */
 export class EventPublisher {
   readonly #sink: MessagingSink | undefined;
@@ -36,6 +41,10 @@ export class EventPublisher {
   #published = 0;
   #dropped = 0;
   #inFlight = 0;
+  /** The batch that failed, sent again as it was (same events, same id) before any other. */
+  #retry: { events: TitaniumEvent[]; id: string } | undefined;
+  #batches = 0;
+  readonly #instance = randomUUID();
   #lastError: string | null = null;
 
   constructor(sink: MessagingSink | undefined, type: MessagingType, options: PublisherOptions, log: FastifyBaseLogger) {
@@ -66,7 +75,7 @@ export class EventPublisher {
       status: !this.#sink ? 'off' : this.#failing ? 'failing' : 'healthy',
       published: this.#published,
       dropped: this.#dropped,
-      buffered: this.#ring.size + this.#inFlight,
+      buffered: this.#ring.size + (this.#retry?.events.length ?? this.#inFlight),
       last_error: this.#lastError,
     };
   }
@@ -83,8 +92,8 @@ export class EventPublisher {
   async #drain(): Promise<void> {
     await this.#sending;
     // One more attempt even after a failure: the back-off timer it was waiting for is cancelled.
-    if (this.#ring.size > 0) await this.#send();
-    while (this.#ring.size > 0 && !this.#failing) await this.#send();
+    if (this.#pending()) await this.#send();
+    while (this.#pending() && !this.#failing) await this.#send();
   }
 
   #schedule(delayMs: number): void {
@@ -96,22 +105,32 @@ export class EventPublisher {
     this.#timer.unref();
   }
 
+  #pending(): boolean {
+    return this.#retry !== undefined || this.#ring.size > 0;
+  }
+
   #send(): Promise<void> {
     const sink = this.#sink;
-    if (!sink || this.#sending || this.#ring.size === 0) return this.#sending ?? Promise.resolve();
-    const batch = this.#ring.take(this.#batchSize);
-    this.#inFlight = batch.length;
+    if (!sink || this.#sending || !this.#pending()) return this.#sending ?? Promise.resolve();
+    const batch = this.#retry ?? {
+      events: this.#ring.take(this.#batchSize),
+      id: `${this.#instance}-${++this.#batches}`,
+    };
+    this.#retry = undefined;
+    this.#inFlight = batch.events.length;
     this.#sending = sink
-      .publish(batch)
+      .publish(batch.events, batch.id)
       .then(
         () => {
-          this.#published += batch.length;
+          this.#published += batch.events.length;
           this.#retryMs = 0;
           if (this.#failing) this.#log.info({ sink: this.#type }, 'publishing events again');
           this.#failing = false;
+          this.#lastError = null;
         },
         (err: Error) => {
-          this.#dropped += this.#ring.putBack(batch);
+          // Kept whole for the retry: the attempt may still land, and the sink takes an id once.
+          this.#retry = batch;
           this.#retryMs = Math.min(this.#maxRetryMs, Math.max(100, this.#retryMs * 2));
           this.#lastError = err.message;
           if (!this.#failing)
@@ -122,7 +141,7 @@ export class EventPublisher {
       .finally(() => {
         this.#inFlight = 0;
         this.#sending = undefined;
-        if (this.#ring.size > 0)
+        if (this.#pending())
           this.#schedule(this.#retryMs || (this.#ring.size >= this.#batchSize ? 0 : this.#flushIntervalMs));
       });
     return this.#sending;

@@ -14,6 +14,22 @@ export interface RedisStreamsOptions {
 /** Each entry holds the event's JSON in this one field. */
 const FIELD = 'event';
 
+/** How long Redis remembers a batch it took, so a retry of it is not added again. */
+const BATCH_MEMORY_S = 600;
+
+/**
+ * One batch, atomically and at most once: KEYS[1] marks the batch as taken (expiring), KEYS[2]
+ * and KEYS[3] are the api and domain streams; ARGV is the marker's lifetime, the streams' length,
+ * then (stream index, event JSON) pairs.
+ */
+const PUBLISH_ONCE = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', KEYS[1 + tonumber(ARGV[i])], 'MAXLEN', '~', ARGV[2], '*', '${FIELD}', ARGV[i + 1])
+end
+return 1
+`;
+
 /**
  * `MESSAGING_TYPE=redis`: Redis Streams, one per kind of event (`titanium:events:api`,
  * `titanium:events:domain`), each trimmed to about `maxEvents`. A batch goes in one pipeline of
@@ -33,19 +49,14 @@ export class RedisStreamsSink implements MessagingSink {
     return this.#redis.healthy;
   }
 
-  async publish(events: readonly TitaniumEvent[]): Promise<void> {
+  async publish(events: readonly TitaniumEvent[], batchId: string): Promise<void> {
     if (events.length === 0) return;
     const { prefix, maxEvents } = this.#options;
-    const results = await this.#redis.attempt((client) => {
-      const pipeline = client.pipeline();
-      for (const event of events) {
-        pipeline.xadd(`${prefix}:${event.kind}`, 'MAXLEN', '~', maxEvents, '*', FIELD, JSON.stringify(event));
-      }
-      return pipeline.exec();
-    });
-    if (!results) throw new Error('Redis is unavailable');
-    const failed = results.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    const args: (string | number)[] = [BATCH_MEMORY_S, maxEvents];
+    for (const event of events) args.push(event.kind === 'api' ? 1 : 2, JSON.stringify(event));
+    const keys = [`${prefix}:batch:${batchId}`, `${prefix}:api`, `${prefix}:domain`];
+    const result = await this.#redis.attempt((client) => client.eval(PUBLISH_ONCE, keys.length, ...keys, ...args));
+    if (result === undefined) throw new Error('Redis is unavailable');
   }
 
   /** The streams as sources to read from, sharing this sink's connection. */

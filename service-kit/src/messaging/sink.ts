@@ -10,10 +10,13 @@ export interface MessagingSink {
   readonly healthy: boolean;
   /**
    * Publishes `events` in their order (each to its kind's stream or topic). Resolves once the
-   * system has accepted every one; rejects otherwise, and then some may have been accepted, so a
-   * caller that publishes again can make a duplicate, which readers drop by id.
+   * system has taken every one; rejects otherwise. `batchId` names the batch: a caller that
+   * retries after a failure sends the same events under the same id, and the sink takes a batch
+   * at most once per id, since an attempt that timed out may still land (a frozen Redis runs it
+   * when it wakes). Duplicates remain possible only across a crash of the caller; readers drop
+   * them by event id.
    */
-  publish(events: readonly TitaniumEvent[]): Promise<void>;
+  publish(events: readonly TitaniumEvent[], batchId: string): Promise<void>;
   close(): Promise<void>;
 }
 

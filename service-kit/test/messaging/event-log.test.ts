@@ -6,7 +6,7 @@ import { type EventFilter, EventLog, EventTail } from '../../src/messaging/event
 import { MemorySink } from '../../src/messaging/memory-sink.js';
 import { RedisStreamsSink } from '../../src/messaging/redis-sink.js';
 import { RemoteRingSource } from '../../src/messaging/remote-source.js';
-import { apiEvent, domainEvent, ids } from './events.js';
+import { apiEvent, batch, domainEvent, ids } from './events.js';
 
 const log = pino({ level: 'silent' });
 const WAIT = { timeout: 10_000 };
@@ -31,7 +31,7 @@ async function redisSink(): Promise<RedisStreamsSink> {
 
 async function memory(name: string, events: TitaniumEvent[]): Promise<MemorySink> {
   const sink = new MemorySink(10_000, name);
-  await sink.publish(events);
+  await sink.publish(events, batch());
   return sink;
 }
 
@@ -98,8 +98,8 @@ describe('EventLog pages', () => {
     const sink = await redisSink();
     // The api stream gets a and c interleaved in time order, the domain stream b.
     const api = [...a, ...c].sort((x, y) => (x.timestamp < y.timestamp ? -1 : x.timestamp > y.timestamp ? 1 : 0));
-    await sink.publish(api);
-    await sink.publish(b);
+    await sink.publish(api, batch());
+    await sink.publish(b, batch());
     const ring = await memory('ring', [
       apiEvent('r0', 1),
       apiEvent('r1', 35),
@@ -222,7 +222,7 @@ describe('EventLog pages', () => {
     const own = await startRedis();
     const sink = new RedisStreamsSink({ url: own.url, prefix: 'down', maxEvents: 1000 }, log);
     await expect.poll(() => sink.healthy, WAIT).toBe(true);
-    await sink.publish([apiEvent('r1', 5), domainEvent('r2', 6)]);
+    await sink.publish([apiEvent('r1', 5), domainEvent('r2', 6)], batch());
     const ring = await memory('ring', [apiEvent('m1', 1), apiEvent('m2', 7)]);
     const eventLog = new EventLog([...sink.sources(), ring]);
     expect(ids((await eventLog.page({ limit: 10, filter: {} })).events)).toEqual(['m2', 'r2', 'r1', 'm1']);
@@ -240,7 +240,7 @@ describe('EventLog pages', () => {
 describe('EventTail', () => {
   it('starts at the heads, then returns new events oldest first across sources, each id once', async () => {
     const sink = await redisSink();
-    await sink.publish([apiEvent('old-r', 1)]);
+    await sink.publish([apiEvent('old-r', 1)], batch());
     const a = await memory('a', [apiEvent('old-a', 2)]);
     const b = new MemorySink(100, 'b');
     const [api] = sink.sources() as [EventSource];
@@ -248,18 +248,18 @@ describe('EventTail', () => {
     expect(await tail.poll()).toEqual([]);
     expect(await tail.poll()).toEqual([]);
 
-    await a.publish([apiEvent('a1', 100), apiEvent('a2', 130)]);
-    await sink.publish([apiEvent('r1', 110), apiEvent('r2', 140)]);
-    await b.publish([domainEvent('b1', 120), domainEvent('b2', 150)]);
+    await a.publish([apiEvent('a1', 100), apiEvent('a2', 130)], batch());
+    await sink.publish([apiEvent('r1', 110), apiEvent('r2', 140)], batch());
+    await b.publish([domainEvent('b1', 120), domainEvent('b2', 150)], batch());
     expect(ids(await tail.poll())).toEqual(['a1', 'r1', 'b1', 'a2', 'r2', 'b2']);
     expect(await tail.poll()).toEqual([]);
 
     // A second copy, on the same poll or a later one, is dropped.
     const twice = apiEvent('twice', 200);
-    await a.publish([twice]);
-    await b.publish([twice, domainEvent('b3', 210)]);
+    await a.publish([twice], batch());
+    await b.publish([twice, domainEvent('b3', 210)], batch());
     expect(ids(await tail.poll())).toEqual(['twice', 'b3']);
-    await sink.publish([twice]);
+    await sink.publish([twice], batch());
     expect(await tail.poll()).toEqual([]);
     await sink.close();
   });
@@ -269,7 +269,7 @@ describe('EventTail', () => {
     const remote = new RemoteRingSource('gone', `http://127.0.0.1:${await freePort()}`, undefined, 500);
     const tail = new EventTail([remote, a]);
     expect(await tail.poll()).toEqual([]);
-    await a.publish([apiEvent('a1', 1)]);
+    await a.publish([apiEvent('a1', 1)], batch());
     expect(ids(await tail.poll())).toEqual(['a1']);
   });
 });

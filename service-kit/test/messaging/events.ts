@@ -59,11 +59,11 @@ export class GatedSink implements MessagingSink {
     return !this.down;
   }
 
-  async publish(events: readonly TitaniumEvent[]): Promise<void> {
+  async publish(events: readonly TitaniumEvent[], batchId: string): Promise<void> {
     this.attempts++;
     if (this.down) throw new Error('the messaging system is unreachable');
     this.batches.push(events.length);
-    await this.inner.publish(events);
+    await this.inner.publish(events, batchId);
   }
 
   async received(): Promise<string[]> {
@@ -71,4 +71,10 @@ export class GatedSink implements MessagingSink {
   }
 
   async close(): Promise<void> {}
+}
+
+let batches = 0;
+/** A fresh batch id for each publish in a test. */
+export function batch(): string {
+  return `test-batch-${process.pid}-${Date.now()}-${++batches}`;
 }

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TitaniumEvent } from '../../src/events-contract.js';
 import { RedisStreamsSink } from '../../src/messaging/redis-sink.js';
-import { apiEvent, domainEvent, ids } from './events.js';
+import { apiEvent, batch, domainEvent, ids } from './events.js';
 
 const log = pino({ level: 'silent' });
 
@@ -36,7 +36,7 @@ describe('RedisStreamsSink', () => {
     await ready(sink);
     const events: TitaniumEvent[] = [];
     for (let i = 0; i < 20; i++) events.push(i % 3 === 0 ? domainEvent(`d${i}`, i) : apiEvent(`a${i}`, i));
-    await sink.publish(events);
+    await sink.publish(events, batch());
     expect(await streamIds('kinds:api')).toEqual(ids(events.filter((e) => e.kind === 'api')));
     expect(await streamIds('kinds:domain')).toEqual(ids(events.filter((e) => e.kind === 'domain')));
     // The event is stored whole, as JSON in one field.
@@ -45,15 +45,32 @@ describe('RedisStreamsSink', () => {
     await sink.close();
   });
 
+  it('takes a batch once however often it is sent under the same id, and remembers the id only for a while', async () => {
+    const sink = new RedisStreamsSink({ url: server.url, prefix: 'once', maxEvents: 1000 }, log);
+    await ready(sink);
+    const events = [apiEvent('o1', 1), domainEvent('o2', 2), apiEvent('o3', 3)];
+    const id = batch();
+    for (let i = 0; i < 3; i++) await sink.publish(events, id);
+    expect(await streamIds('once:api')).toEqual(['o1', 'o3']);
+    expect(await streamIds('once:domain')).toEqual(['o2']);
+    // Another id is another batch.
+    await sink.publish([apiEvent('o4', 4)], batch());
+    expect(await streamIds('once:api')).toEqual(['o1', 'o3', 'o4']);
+    const ttl = await client.ttl(`once:batch:${id}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(600);
+    await sink.close();
+  });
+
   it('keeps each stream near maxEvents however many are published', async () => {
     const maxEvents = 100;
     const sink = new RedisStreamsSink({ url: server.url, prefix: 'trim', maxEvents }, log);
     await ready(sink);
     let n = 0;
-    for (let batch = 0; batch < 20; batch++) {
+    for (let round = 0; round < 20; round++) {
       const events: TitaniumEvent[] = [];
       for (let i = 0; i < 100; i++, n++) events.push(n % 2 === 0 ? apiEvent(`a${n}`, n) : domainEvent(`d${n}`, n));
-      await sink.publish(events);
+      await sink.publish(events, batch());
     }
     for (const kind of ['api', 'domain']) {
       const length = await client.xlen(`trim:${kind}`);
@@ -76,7 +93,10 @@ describe('RedisStreamsSink', () => {
     if (!api) throw new Error('no api source');
     expect(await api.head()).toBeUndefined();
     expect(await api.older(undefined, 5)).toEqual([]);
-    await sink.publish(Array.from({ length: 10 }, (_, i) => apiEvent(`e${i}`, i)));
+    await sink.publish(
+      Array.from({ length: 10 }, (_, i) => apiEvent(`e${i}`, i)),
+      batch(),
+    );
     const newest = await api.older(undefined, 4);
     expect(newest.map((entry) => entry.event.id)).toEqual(['e9', 'e8', 'e7', 'e6']);
     expect(await api.head()).toBe(newest[0]?.position);

@@ -5,7 +5,7 @@ import { loadConfig, readKitConfig } from '../../src/config.js';
 import { createService } from '../../src/create-service.js';
 import { MemorySink } from '../../src/messaging/memory-sink.js';
 import { EVENTS_PATH, RemoteRingSource, serveRing } from '../../src/messaging/remote-source.js';
-import { apiEvent, domainEvent, ids } from './events.js';
+import { apiEvent, batch, domainEvent, ids } from './events.js';
 
 const TOKEN = 'ops-token-for-tests';
 const kitConfig = loadConfig((env) => readKitConfig(env, 'svc', 'SVC_PORT', 0), { LOG_LEVEL: 'silent' });
@@ -57,7 +57,7 @@ describe('serveRing', () => {
 
   it('is open without a token configured', async () => {
     const ring = new MemorySink(100);
-    await ring.publish([apiEvent('e1', 1)]);
+    await ring.publish([apiEvent('e1', 1)], batch());
     const base = await serving(ring, undefined);
     expect(await get(`${base}${EVENTS_PATH}/head`)).toEqual({ status: 200, body: { head: '1' } });
   });
@@ -74,7 +74,7 @@ describe('RemoteRingSource', () => {
 
     // 14 into a ring of 10: the first four are gone.
     const events = Array.from({ length: 14 }, (_, i) => (i % 2 ? apiEvent(`e${i}`, i) : domainEvent(`e${i}`, i)));
-    await ring.publish(events);
+    await ring.publish(events, batch());
     expect(await remote.head()).toBe('14');
     const newest = await remote.older(undefined, 3);
     expect(newest).toEqual(await ring.older(undefined, 3));
