@@ -4,6 +4,7 @@ import { type Alert, AlertTracker } from './alerts.js';
 import { BoundedList } from './bounded-list.js';
 import { ThroughputChart } from './chart.js';
 import { el, marker, setState, setText, span } from './dom.js';
+import { openEventSource } from './event-source.js';
 import { clock, ms, percent } from './format.js';
 import { Heartbeat, type HeartbeatState } from './heartbeat.js';
 import { exportFileName, fetchHistory, historyJson, isRangeKey, RANGES, type RangeKey } from './history.js';
@@ -198,31 +199,26 @@ const feedText: Record<FeedMode, string> = {
   connecting: 'live: connecting…',
   stream: 'live: stream',
   polling: `live: polling every ${POLL_MS / 1000} s`,
+  // Not reached: this feed polls while its stream is down, and /stats is never refused for good.
+  retrying: 'live: retrying',
+  stopped: 'live: stopped',
   paused: 'paused',
   hidden: 'paused while hidden',
 };
 
 const feed = new LiveFeed<StatsResponse>({
-  openStream({ onData, onError }) {
-    const source = new EventSource('/stats/stream');
-    let opened = false;
-    source.addEventListener('open', () => {
-      opened = true;
-    });
-    source.addEventListener(STREAM_EVENT, (event) => {
-      let value: unknown;
-      try {
-        value = JSON.parse(event.data);
-      } catch {
-        value = undefined;
-      }
-      if (typeof value === 'object' && value !== null) onData(value as StatsResponse);
-      else onError('unreadable event');
-    });
-    // Also when the browser would reconnect by itself: the feed decides when to try again.
-    source.addEventListener('error', () => onError(opened ? 'stream dropped' : 'stream unavailable'));
-    return source;
-  },
+  openStream: (handlers) =>
+    openEventSource(
+      {
+        url: '/stats/stream',
+        event: STREAM_EVENT,
+        read: (value) => (typeof value === 'object' && value !== null ? (value as StatsResponse) : undefined),
+        unreadable: 'fail',
+        // It sends the figures at once and every second: open but silent is not live.
+        liveOn: 'data',
+      },
+      handlers,
+    ),
   poller,
   onData: (stats) => onStats(stats),
   // A silent stream is as lost as a poll without answer: the figures shown are no longer current.
