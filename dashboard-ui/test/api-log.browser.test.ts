@@ -614,6 +614,10 @@ describe('live API calls and activity in Chromium', () => {
         front.cutEventStreams();
         await expect.poll(() => stateOf(page), { timeout: 5_000 }).not.toBe('event log: live (memory)');
         await live(page);
+        // Every status class at the top of the screenshot.
+        const last = mixed();
+        front.pushEvents(...last);
+        await expect.poll(() => rowIds(page).then((ids) => ids[0]), { timeout: 2_000 }).toBe(last.at(-1)?.id);
         const ratios = (await page.evaluate(STATUS_CONTRAST)) as Record<string, number>;
         expect(Object.keys(ratios).sort()).toEqual(
           ['1xx', '2xx', '3xx', '4xx', '5xx', 'activity-summary', 'api-log-state', 'messaging-dropped'].sort(),
