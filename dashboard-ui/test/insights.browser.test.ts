@@ -581,6 +581,9 @@ describe('dashboard insights in Chromium', () => {
       ...['route', 'rps', 'successRate', 'p50Ms', 'p95Ms', 'p99Ms', 'clientErrors', 'serverErrors'].map(
         (column) => `sort:${column}`,
       ),
+      'api-log-failures',
+      'api-log-route',
+      'api-log-pause',
     ];
     const reached = new Map<string, { outline: string; width: number }>();
     for (let i = 0; i < 40 && reached.size < controls.length; i++) {
@@ -616,7 +619,15 @@ describe('dashboard insights in Chromium', () => {
     const regions = await page
       .locator('[aria-live], [role="status"]')
       .evaluateAll((nodes) => nodes.map((node) => `${node.id} ${node.getAttribute('aria-live')}`));
-    expect(regions).toEqual(['ws-status polite', 'feed-status polite', 'overall-status polite', 'announcer polite']);
+    expect(regions).toEqual([
+      'ws-status polite',
+      'feed-status polite',
+      'overall-status polite',
+      'api-log-state polite',
+      'announcer polite',
+    ]);
+    // This front has no event log: the page has said so once, and says nothing more of it.
+    await expect.poll(() => page.locator('#api-log-state').textContent()).toBe('this load balancer has no event log');
     await page.evaluate(WATCH_LIVE_REGIONS);
     const changes = () => page.evaluate('window.__changes') as Promise<string[]>;
     // Five more updates with the same figures: nothing to announce.

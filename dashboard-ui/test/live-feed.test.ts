@@ -17,6 +17,14 @@ class FakeStream {
   fail(reason = 'stream dropped'): void {
     this.handlers.onError(reason);
   }
+
+  open(): void {
+    this.handlers.onOpen();
+  }
+
+  refuse(reason: string): void {
+    this.handlers.onStop(reason);
+  }
 }
 
 describe('live feed: stream, polling fallback and back', () => {
@@ -262,5 +270,105 @@ describe('live feed: stream, polling fallback and back', () => {
     last().send(2);
     last().fail();
     expect(stale).toEqual(['no update for 3 s']);
+  });
+});
+
+// A stream that speaks only when something happens (the event log): no poller, no silence limit,
+// live once open, and some refusals final.
+describe('live feed without polling: a stream that is quiet while nothing happens', () => {
+  let streams: FakeStream[];
+  let data: number[];
+  let modes: { mode: FeedMode; previous: FeedMode; detail?: string }[];
+  let feed: LiveFeed<number>;
+  const last = () => {
+    const stream = streams.at(-1);
+    if (!stream) throw new Error('no stream was opened');
+    return stream;
+  };
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    streams = [];
+    data = [];
+    modes = [];
+    feed = new LiveFeed<number>({
+      openStream: (handlers) => {
+        const stream = new FakeStream(handlers);
+        streams.push(stream);
+        return stream;
+      },
+      onData: (value) => data.push(value),
+      onMode: (next, previous, detail) =>
+        modes.push(detail === undefined ? { mode: next, previous } : { mode: next, previous, detail }),
+    });
+  });
+
+  afterEach(() => {
+    feed.pause();
+    vi.useRealTimers();
+  });
+
+  it('is live as soon as the stream opens, and stays live through any silence', () => {
+    feed.start();
+    expect(feed.mode).toBe('connecting');
+    last().open();
+    expect(feed.mode).toBe('stream');
+    vi.advanceTimersByTime(600_000);
+    expect(feed.mode).toBe('stream');
+    expect(streams).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    last().send(1);
+    expect(data).toEqual([1]);
+  });
+
+  it('retries a failed stream with back-off, saying so, and resets the back-off once one opens', () => {
+    feed.start();
+    last().fail('stream unavailable');
+    expect(modes.at(-1)).toEqual({ mode: 'retrying', previous: 'connecting', detail: 'stream unavailable' });
+    for (const delay of [2_000, 4_000, 8_000]) {
+      const count = streams.length;
+      vi.advanceTimersByTime(delay - 1);
+      expect(streams).toHaveLength(count);
+      vi.advanceTimersByTime(1);
+      expect(streams).toHaveLength(count + 1);
+      last().fail('stream unavailable');
+    }
+    vi.advanceTimersByTime(16_000);
+    last().open();
+    expect(modes.at(-1)).toEqual({ mode: 'stream', previous: 'retrying' });
+    last().fail('stream dropped');
+    const count = streams.length;
+    vi.advanceTimersByTime(2_000);
+    expect(streams).toHaveLength(count + 1);
+  });
+
+  it('stops for good when the server refuses in a way another try will not change, and tries again on resume', () => {
+    feed.start();
+    last().refuse('token');
+    expect(last().closed).toBe(true);
+    expect(modes.at(-1)).toEqual({ mode: 'stopped', previous: 'connecting', detail: 'token' });
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(600_000);
+    expect(streams).toHaveLength(1);
+    // Hidden and shown again, it stays stopped: nothing to try.
+    feed.setHidden(true);
+    feed.setHidden(false);
+    expect(feed.mode).toBe('stopped');
+    expect(modes.at(-1)).toEqual({ mode: 'stopped', previous: 'hidden', detail: 'token' });
+    expect(streams).toHaveLength(1);
+    // The operator pausing and resuming asks again.
+    feed.pause();
+    feed.start();
+    expect(feed.mode).toBe('connecting');
+    expect(streams).toHaveLength(2);
+  });
+
+  it('ignores what a stream it gave up on says later', () => {
+    feed.start();
+    const first = last();
+    first.fail();
+    first.open();
+    first.refuse('token');
+    expect(feed.mode).toBe('retrying');
   });
 });

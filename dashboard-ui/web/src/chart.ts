@@ -10,6 +10,7 @@ import {
   PointElement,
   Tooltip,
 } from 'chart.js';
+import { type AxisColours, axisColours, cssVar, darkScheme, followScheme, paintAxes } from './chart-theme.js';
 import { clock } from './format.js';
 import type { RangeSpec } from './history.js';
 import type { ChartPoint, ChartSeries, Phase } from './series.js';
@@ -29,10 +30,7 @@ const PHASE_LABEL: Record<Phase, string> = { traffic: '', idle: 'IDLE', down: 'N
 /** Tick spacing per range, so ticks fall on whole minutes and hours. */
 const TICK_STEP_MS: Record<RangeSpec['key'], number> = { '5m': 60_000, '1h': 600_000, '24h': 3 * 3_600_000 };
 
-interface Theme {
-  text: string;
-  muted: string;
-  grid: string;
+interface Theme extends AxisColours {
   lines: Record<(typeof LINES)[number]['key'], string>;
   idleLine: string;
   fill: Record<Phase, string | undefined>;
@@ -40,12 +38,9 @@ interface Theme {
 }
 
 function readTheme(): Theme {
-  const style = getComputedStyle(document.documentElement);
-  const css = (name: string) => style.getPropertyValue(name).trim();
+  const css = cssVar;
   return {
-    text: css('--text'),
-    muted: css('--muted'),
-    grid: css('--chart-grid'),
+    ...axisColours(),
     lines: {
       rps: css('--chart-rps'),
       avgMs: css('--chart-avg'),
@@ -176,7 +171,7 @@ export class ThroughputChart {
     this.#chart = new Chart(canvas, config);
     this.#applyTheme();
     canvas.dataset.series = LINES.map((line) => line.label).join(', ');
-    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+    followScheme(() => {
       this.theme = readTheme();
       this.#applyTheme();
       this.render();
@@ -184,7 +179,7 @@ export class ThroughputChart {
   }
 
   #applyTheme(): void {
-    const { options, data } = this.#chart;
+    const { data } = this.#chart;
     const theme = this.theme;
     LINES.forEach((line, i) => {
       const dataset = data.datasets[i];
@@ -192,16 +187,8 @@ export class ThroughputChart {
       dataset.borderColor = theme.lines[line.key];
       dataset.backgroundColor = theme.lines[line.key];
     });
-    for (const scale of Object.values(options.scales ?? {})) {
-      if (!scale) continue;
-      if (scale.ticks) scale.ticks.color = theme.muted;
-      if (scale.grid) scale.grid.color = theme.grid;
-      if (scale.border) scale.border.color = theme.grid;
-      if ('title' in scale && scale.title) scale.title.color = theme.muted;
-    }
-    const labels = options.plugins?.legend?.labels;
-    if (labels) labels.color = theme.text;
-    this.#canvas.dataset.theme = matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+    paintAxes(this.#chart, theme);
+    this.#canvas.dataset.theme = darkScheme() ? 'dark' : 'light';
   }
 
   /** Draws the series as it is now, the range ending at `now`. */

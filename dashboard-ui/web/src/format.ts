@@ -11,3 +11,8 @@ export function percent(value: number): string {
 export function clock(at: Date): string {
   return at.toLocaleTimeString([], { hour12: false });
 }
+
+/** A time of day, 24-hour, to the millisecond: calls a few ms apart stay apart. */
+export function clockMs(at: Date): string {
+  return `${clock(at)}.${String(at.getMilliseconds()).padStart(3, '0')}`;
+}

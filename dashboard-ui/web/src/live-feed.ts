@@ -1,11 +1,13 @@
 import { retryDelay } from './backoff.js';
 
 /**
- * `connecting`: waiting for the stream's first event; `stream`: updates come from the stream;
- * `polling`: the stream is down, `/stats` is polled while it is tried again; `paused`: the operator
- * paused; `hidden`: the tab is hidden. Paused and hidden make no requests at all.
+ * `connecting`: waiting for the stream to open or deliver; `stream`: updates come from the stream;
+ * `polling`: the stream is down, `/stats` is polled while it is tried again; `retrying`: the stream
+ * is down and tried again (a feed without a poller); `stopped`: the server refused for good (no
+ * more tries until the operator resumes); `paused`: the operator paused; `hidden`: the tab is
+ * hidden. Paused, hidden and stopped make no requests at all.
  */
-export type FeedMode = 'connecting' | 'stream' | 'polling' | 'paused' | 'hidden';
+export type FeedMode = 'connecting' | 'stream' | 'polling' | 'retrying' | 'stopped' | 'paused' | 'hidden';
 
 /** What the feed needs of an open stream (a browser EventSource, in the page). */
 export interface FeedStream {
@@ -14,14 +16,18 @@ export interface FeedStream {
 
 export interface StreamHandlers<T> {
   onData(value: T): void;
-  /** The stream failed: refused, dropped, or sent something unreadable. */
+  /** The stream is open: it counts as live before its first event (a stream that is quiet when nothing happens). */
+  onOpen(): void;
+  /** The stream failed: refused, dropped, or sent something unreadable. It is tried again. */
   onError(reason: string): void;
+  /** The server refused in a way another try will not change (no access, switched off): no more tries. */
+  onStop(reason: string): void;
 }
 
 export interface LiveFeedOptions<T> {
   openStream: (handlers: StreamHandlers<T>) => FeedStream;
-  /** Polls `/stats` and reports each result itself (the page's Poller). */
-  poller: { start(): void; stop(): void };
+  /** Polls `/stats` and reports each result itself (the page's Poller); without one, the feed only retries. */
+  poller?: { start(): void; stop(): void };
   onData: (value: T) => void;
   /** No update came for the stale limit: the page has lost its figures, whatever the fallback polls bring next. */
   onStale?: (detail: string) => void;
@@ -29,21 +35,25 @@ export interface LiveFeedOptions<T> {
   /**
    * A stream without an event for this long is taken as lost (also while it connects); once the
    * stream has been slower (a service holding up the load balancer's figures), twice its slowest
-   * gap, up to four times this.
+   * gap, up to four times this. Without it, silence is never taken as loss (a stream that only
+   * speaks when something happens).
    */
-  staleMs: number;
+  staleMs?: number;
   /** First delay before trying the stream again; doubled after each failure, up to maxRetryMs. */
   retryMs?: number;
   maxRetryMs?: number;
 }
 
+type Options<T> = Required<Omit<LiveFeedOptions<T>, 'poller' | 'staleMs'>> &
+  Pick<LiveFeedOptions<T>, 'poller' | 'staleMs'>;
+
 /**
- * Live updates: from the stream while it works, else from polling `/stats` while the stream is
- * tried again (with back-off), and back to the stream, polling stopped, as soon as it delivers.
- * Pausing or hiding closes everything and stops every timer.
+ * Live updates: from the stream while it works, else from polling `/stats` (when there is a
+ * poller) while the stream is tried again (with back-off), and back to the stream, polling
+ * stopped, as soon as it delivers. Pausing or hiding closes everything and stops every timer.
  */
 export class LiveFeed<T> {
-  readonly #options: Required<LiveFeedOptions<T>>;
+  readonly #options: Options<T>;
   #mode: FeedMode = 'paused';
   #stream: FeedStream | undefined;
   #staleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -53,6 +63,8 @@ export class LiveFeed<T> {
   #slowestGapMs = 0;
   #paused = true;
   #hidden = false;
+  #stopped = false;
+  #stopReason: string | undefined;
 
   constructor(options: LiveFeedOptions<T>) {
     this.#options = { retryMs: 2000, maxRetryMs: 30_000, onStale: () => undefined, ...options };
@@ -67,9 +79,11 @@ export class LiveFeed<T> {
     return !this.#paused;
   }
 
+  /** Starts (or resumes) the feed; a stopped feed tries again. */
   start(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#stopped = false;
     this.#run();
   }
 
@@ -88,13 +102,15 @@ export class LiveFeed<T> {
       this.#setMode('hidden');
     } else if (this.#paused) {
       this.#setMode('paused');
+    } else if (this.#stopped) {
+      this.#setMode('stopped', this.#stopReason);
     } else {
       this.#run();
     }
   }
 
   #run(): void {
-    if (this.#paused || this.#hidden) return;
+    if (this.#paused || this.#hidden || this.#stopped) return;
     this.#failures = 0;
     this.#setMode('connecting');
     this.#open();
@@ -110,15 +126,21 @@ export class LiveFeed<T> {
         if (this.#lastDataAt !== undefined) this.#slowestGapMs = Math.max(this.#slowestGapMs, now - this.#lastDataAt);
         this.#lastDataAt = now;
         this.#watch();
-        if (this.#mode !== 'stream') {
-          this.#options.poller.stop();
-          this.#failures = 0;
-          this.#setMode('stream');
-        }
+        this.#live();
         this.#options.onData(value);
+      },
+      onOpen: () => {
+        if (current()) this.#live();
       },
       onError: (reason) => {
         if (current()) this.#fail(reason);
+      },
+      onStop: (reason) => {
+        if (!current()) return;
+        this.#stopped = true;
+        this.#stopReason = reason;
+        this.#halt();
+        this.#setMode('stopped', reason);
       },
     });
     this.#stream = stream;
@@ -126,9 +148,17 @@ export class LiveFeed<T> {
     this.#watch();
   }
 
+  #live(): void {
+    if (this.#mode === 'stream') return;
+    this.#options.poller?.stop();
+    this.#failures = 0;
+    this.#setMode('stream');
+  }
+
   #watch(): void {
     clearTimeout(this.#staleTimer);
     const { staleMs } = this.#options;
+    if (staleMs === undefined) return;
     const limit = Math.min(4 * staleMs, Math.max(staleMs, 2 * this.#slowestGapMs));
     this.#staleTimer = setTimeout(() => {
       const detail = `no update for ${limit / 1000} s`;
@@ -140,9 +170,11 @@ export class LiveFeed<T> {
   #fail(reason: string): void {
     this.#closeStream();
     this.#failures++;
-    if (this.#mode !== 'polling') {
-      this.#setMode('polling', reason);
-      this.#options.poller.start();
+    const { poller } = this.#options;
+    const mode = poller ? 'polling' : 'retrying';
+    if (this.#mode !== mode) {
+      this.#setMode(mode, reason);
+      poller?.start();
     }
     const delay = retryDelay(this.#failures, this.#options.retryMs, this.#options.maxRetryMs);
     this.#retryTimer = setTimeout(() => {
@@ -163,7 +195,7 @@ export class LiveFeed<T> {
     this.#closeStream();
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    this.#options.poller.stop();
+    this.#options.poller?.stop();
   }
 
   #setMode(mode: FeedMode, detail?: string): void {

@@ -1,13 +1,21 @@
 import { historyCsv } from '@titanium/service-kit/history-csv';
 import type { STATS_STREAM_EVENT } from '@titanium/service-kit/stats-contract';
+import { ActivityCounter } from './activity.js';
+import { ActivityChart } from './activity-chart.js';
 import { type Alert, AlertTracker } from './alerts.js';
+import { ApiLogPanel } from './api-log-panel.js';
 import { BoundedList } from './bounded-list.js';
 import { ThroughputChart } from './chart.js';
 import { el, marker, setState, setText, span } from './dom.js';
+import { EventLogFeed, type EventLogState, eventLogText } from './event-feed.js';
+import { openEventSource } from './event-source.js';
+import type { ApiCall, LogEvent } from './events.js';
 import { clock, ms, percent } from './format.js';
 import { Heartbeat, type HeartbeatState } from './heartbeat.js';
 import { exportFileName, fetchHistory, historyJson, isRangeKey, RANGES, type RangeKey } from './history.js';
 import { type FeedMode, LiveFeed } from './live-feed.js';
+import { messagingView } from './messaging.js';
+import { renderMessaging } from './messaging-panel.js';
 import { Poller } from './poller.js';
 import { WORST_ROUTE_RULE } from './routes.js';
 import { RoutesTable } from './routes-table.js';
@@ -61,6 +69,15 @@ const view = {
   exportJson: el<HTMLButtonElement>('export-json-btn'),
   routesNote: el('routes-note'),
   upstreams: el('upstreams-list'),
+  eventLogState: el('api-log-state'),
+  messaging: {
+    type: el('messaging-type'),
+    status: el('messaging-status'),
+    buffered: el('messaging-buffered'),
+    dropped: el('messaging-dropped'),
+    outbox: el('messaging-outbox'),
+    lastError: el('messaging-error'),
+  },
 };
 
 const chartCanvas = el<HTMLCanvasElement>('throughputChart');
@@ -69,6 +86,15 @@ const chart = new ThroughputChart(chartCanvas, series);
 const routesTable = new RoutesTable(el<HTMLTableElement>('routes-table'));
 const alerts = new AlertTracker(50, { routeP95Ms: P95_ALERT_MS });
 const logs = new BoundedList<{ at: Date; level: 'info' | 'error'; message: string }>(100);
+const apiLog = new ApiLogPanel({
+  table: el<HTMLTableElement>('api-log-table'),
+  failures: el<HTMLInputElement>('api-log-failures'),
+  route: el<HTMLSelectElement>('api-log-route'),
+  pause: el<HTMLButtonElement>('api-log-pause'),
+  held: el('api-log-new'),
+});
+const activity = new ActivityCounter();
+const activityChart = new ActivityChart(el<HTMLCanvasElement>('activityChart'), el('activity-summary'), activity);
 
 /** One feed entry (alert or log line), built from text nodes only. */
 function feedItem(at: Date, level: string, message: string): HTMLLIElement {
@@ -171,6 +197,8 @@ function onStats(stats: StatsResponse | undefined, error?: Error): void {
   if (!stats && connection !== 'down') log('error', `Lost /stats: ${error?.message ?? 'no answer'}`);
   connection = stats ? 'up' : 'down';
   render(summary, at);
+  renderMessaging(view.messaging, stats ? messagingView(stats) : undefined);
+  if (summary.routes) apiLog.addRoutes(summary.routes.map((route) => route.route));
   const raised = alerts.update(summary, at);
   for (const alert of raised) if (alert.level === 'info') log('info', `Recovery: ${alert.message}`);
   renderAlerts(raised);
@@ -198,31 +226,26 @@ const feedText: Record<FeedMode, string> = {
   connecting: 'live: connecting…',
   stream: 'live: stream',
   polling: `live: polling every ${POLL_MS / 1000} s`,
+  // Not reached: this feed polls while its stream is down, and /stats is never refused for good.
+  retrying: 'live: retrying',
+  stopped: 'live: stopped',
   paused: 'paused',
   hidden: 'paused while hidden',
 };
 
 const feed = new LiveFeed<StatsResponse>({
-  openStream({ onData, onError }) {
-    const source = new EventSource('/stats/stream');
-    let opened = false;
-    source.addEventListener('open', () => {
-      opened = true;
-    });
-    source.addEventListener(STREAM_EVENT, (event) => {
-      let value: unknown;
-      try {
-        value = JSON.parse(event.data);
-      } catch {
-        value = undefined;
-      }
-      if (typeof value === 'object' && value !== null) onData(value as StatsResponse);
-      else onError('unreadable event');
-    });
-    // Also when the browser would reconnect by itself: the feed decides when to try again.
-    source.addEventListener('error', () => onError(opened ? 'stream dropped' : 'stream unavailable'));
-    return source;
-  },
+  openStream: (handlers) =>
+    openEventSource(
+      {
+        url: '/stats/stream',
+        event: STREAM_EVENT,
+        read: (value) => (typeof value === 'object' && value !== null ? (value as StatsResponse) : undefined),
+        unreadable: 'fail',
+        // It sends the figures at once and every second: open but silent is not live.
+        liveOn: 'data',
+      },
+      handlers,
+    ),
   poller,
   onData: (stats) => onStats(stats),
   // A silent stream is as lost as a poll without answer: the figures shown are no longer current.
@@ -240,6 +263,35 @@ const feed = new LiveFeed<StatsResponse>({
   },
   staleMs: STALE_MS,
 });
+
+function onEvents(events: readonly LogEvent[]): void {
+  const calls: ApiCall[] = [];
+  const now = Date.now();
+  let counted = false;
+  for (const event of events) {
+    if (event.kind === 'api') calls.push(event.call);
+    else counted = activity.add(event.event, now) || counted;
+  }
+  apiLog.add(calls);
+  if (counted) activityChart.schedule();
+}
+
+let eventLogShown: EventLogState['kind'] | undefined;
+
+function onEventLogState(state: EventLogState): void {
+  const { text, kind } = eventLogText(state);
+  setState(view.eventLogState, text, kind);
+  view.eventLogState.title = state.kind === 'retrying' ? `${text} (${state.detail})` : text;
+  apiLog.setIdleText(state.kind === 'stopped' ? `No calls to show: ${text}.` : 'No API calls yet.');
+  if (state.kind === 'live' && eventLogShown !== 'live') {
+    log('info', eventLogShown === 'retrying' ? 'Event log back' : 'Event log connected');
+  }
+  if (state.kind === 'retrying') log('error', `Event log unavailable (${state.detail}); retrying`);
+  if (state.kind === 'stopped') log(state.reason === 'token' ? 'error' : 'info', `Event log: ${text}`);
+  eventLogShown = state.kind;
+}
+
+const eventLog = new EventLogFeed({ onEvents, onState: onEventLogState, timeoutMs: TIMEOUT_MS });
 
 let historyRequest: AbortController | undefined;
 let historyProblem: string | undefined;
@@ -339,10 +391,12 @@ function showMonitoring(): void {
 view.monitoringBtn.addEventListener('click', () => {
   if (feed.running) {
     feed.pause();
+    eventLog.pause();
     historyRequest?.abort();
     log('info', 'Monitoring paused');
   } else {
     feed.start();
+    eventLog.start();
     log('info', 'Monitoring resumed');
     void loadHistory();
   }
@@ -410,13 +464,15 @@ function storedHeartbeat(): boolean {
 }
 
 /**
- * A hidden tab makes no requests at all: the stream closes, polling and retries stop, and so
+ * A hidden tab makes no requests at all: the streams close, polling and retries stop, and so
  * does the WebSocket heartbeat, which is traffic too (the server pings it every 5 s). A hidden
  * dashboard is not being watched, so it should not count as activity either. When the tab is
- * shown again, the heartbeat reopens if it was on and the chart catches up from history.
+ * shown again, the heartbeat reopens if it was on, the chart catches up from history and the
+ * event log from its backlog.
  */
 function onVisibility(): void {
   const hidden = document.visibilityState === 'hidden';
+  eventLog.setHidden(hidden);
   if (hidden) {
     historyRequest?.abort();
     feed.setHidden(true);
@@ -436,7 +492,9 @@ function onVisibility(): void {
 
 document.addEventListener('visibilitychange', onVisibility);
 feed.setHidden(document.visibilityState === 'hidden');
+eventLog.setHidden(document.visibilityState === 'hidden');
 if (storedHeartbeat()) setHeartbeat(true);
 feed.start();
+eventLog.start();
 if (document.visibilityState !== 'hidden') void loadHistory();
 showMonitoring();

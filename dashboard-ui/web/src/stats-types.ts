@@ -1,3 +1,4 @@
+import type { MessagingFields, OutboxFields } from '@titanium/service-kit/events-contract';
 import type {
   CacheStatus,
   GatewayUpstreamFigures,
@@ -42,15 +43,31 @@ export type LoadBalancerEntry = Partial<Omit<LoadBalancerBlock, 'routes' | 'upst
   upstreams?: Partial<Record<UpstreamGroupName, TargetEntry[]>>;
 };
 
-export type GatewayEntry = ServiceBlock & { upstreams?: Partial<Record<GatewayUpstreamName, GatewayUpstreamEntry>> };
+/** What a publisher says of its messaging (the gateway's block). */
+export type MessagingEntry = Partial<MessagingFields['messaging']>;
+
+/** What a service with an outbox says of it (user-service's and blog-service's blocks). */
+export type OutboxEntry = Partial<OutboxFields['outbox']>;
+
+export type GatewayEntry = ServiceBlock & {
+  upstreams?: Partial<Record<GatewayUpstreamName, GatewayUpstreamEntry>>;
+  messaging?: MessagingEntry;
+};
+
+/** A service block that may carry an outbox. */
+export type StoreServiceEntry = ServiceBlock & { outbox?: OutboxEntry };
 
 /** The load balancer's `GET /stats` (and each event of `/stats/stream`) as the page reads it. */
 export type StatsResponse = {
   'load-balancer'?: LoadBalancerEntry;
   'api-gateway'?: GatewayEntry;
+  user_service?: StoreServiceEntry;
+  blog_service?: StoreServiceEntry;
   database?: StoreBlock;
   cache?: StoreBlock;
-} & { [key in Exclude<ReportingKey, 'load-balancer' | 'api-gateway'>]?: ServiceBlock };
+} & {
+  [key in Exclude<ReportingKey, 'load-balancer' | 'api-gateway' | 'user_service' | 'blog_service'>]?: ServiceBlock;
+};
 
 /** The load balancer's `GET /stats/history` as the page reads it. */
 export type HistoryResponse = Partial<Omit<HistoryAnswer, 'points'>> & { points?: Partial<HistoryPoint>[] };
