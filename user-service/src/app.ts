@@ -1,4 +1,4 @@
-import { createService, STATS_KEYS } from '@titanium/service-kit';
+import { createService, messaging, STATS_KEYS } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { userCache } from './cache.js';
 import type { Config } from './config.js';
@@ -8,6 +8,8 @@ import { userRoutes } from './routes/users.js';
 
 export function build(config: Config): FastifyInstance {
   const app = createService({ config: config.kit, statsKey: STATS_KEYS['user-service'] });
+  // Before the store: the store writes its events to an outbox the messaging part relays.
+  app.register(messaging, config.messaging);
   app.register(userStore, config.database);
   app.register(userCache, config.cache);
   app.register(userRoutes, (parent) => ({ store: parent.userStore, cache: parent.userCache }));

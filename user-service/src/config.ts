@@ -1,4 +1,12 @@
-import { type EnvReader, type KitConfig, portSetting, readKitConfig, readRedisUrl } from '@titanium/service-kit';
+import {
+  type EnvReader,
+  type KitConfig,
+  type MessagingConfig,
+  portSetting,
+  readKitConfig,
+  readMessagingConfig,
+  readRedisUrl,
+} from '@titanium/service-kit';
 
 export interface DatabaseConfig {
   path: string;
@@ -17,9 +25,12 @@ export interface Config {
   kit: KitConfig;
   database: DatabaseConfig;
   cache: CacheConfig;
+  /** Where the domain events (user.created, user.login) go; Redis Streams when Redis is configured. */
+  messaging: MessagingConfig;
 }
 
 export function readConfig(env: EnvReader): Config {
+  const redisUrl = readRedisUrl(env);
   return {
     kit: readKitConfig(env, 'user-service', ...portSetting('user-service')),
     database: {
@@ -27,9 +38,10 @@ export function readConfig(env: EnvReader): Config {
       busyTimeoutMs: env.duration('DATABASE_BUSY_TIMEOUT_MS', 1000, { max: 60_000 }),
     },
     cache: {
-      redisUrl: readRedisUrl(env),
+      redisUrl,
       commandTimeoutMs: env.duration('REDIS_COMMAND_TIMEOUT_MS', 200, { min: 10, max: 10_000 }),
       ttlSeconds: env.integer('USER_CACHE_TTL_SECONDS', 300, { min: 1, max: 30 * 24 * 3600 }),
     },
+    messaging: readMessagingConfig(env, redisUrl),
   };
 }

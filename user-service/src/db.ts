@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { UserServiceFields } from '@titanium/service-kit';
+import { type DomainEventData, OUTBOX_SCHEMA, type Outbox, type UserServiceFields } from '@titanium/service-kit';
 import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -39,6 +39,18 @@ CREATE TABLE IF NOT EXISTS write_check (
 );
 `;
 
+/**
+ * Created on its own so that an older file without it, opened read-only, still serves reads: the
+ * outbox is only needed to write.
+ */
+function createOutboxTable(db: Database.Database): void {
+  try {
+    db.exec(OUTBOX_SCHEMA);
+  } catch (err) {
+    if (!(err instanceof Database.SqliteError && err.code.startsWith('SQLITE_READONLY'))) throw err;
+  }
+}
+
 /** How often a failed database is tried again while it is reported unhealthy. */
 const RECHECK_INTERVAL_MS = 1000;
 
@@ -71,6 +83,10 @@ interface Connection {
   db: Database.Database;
   statements: Statements;
   probe: Database.Transaction<() => void>;
+  /** The INSERT of a user and its `user.created` event, in one transaction. */
+  createUser: Database.Transaction<(username: string, email: string, passwordHash: string) => number>;
+  /** A `user.login` event on its own. */
+  recordLogin: Database.Transaction<(data: DomainEventData['user.login']) => void>;
 }
 
 /**
@@ -83,6 +99,9 @@ export class UserStore {
   #db: Database.Database | undefined;
   #statements: Statements | undefined;
   #writeProbe: Database.Transaction<() => void> | undefined;
+  #createUser: Connection['createUser'] | undefined;
+  #recordLogin: Connection['recordLogin'] | undefined;
+  #outbox: Outbox | undefined;
   #writeFault: string | undefined;
   #readFault: string | undefined;
   #lastRecheck = 0;
@@ -93,11 +112,24 @@ export class UserStore {
     this.#config = config;
   }
 
+  /**
+   * Where the store writes its domain events: each in the transaction of the change it describes,
+   * the relay woken after the commit. Without one no event is written.
+   */
+  writeEventsTo(outbox: Outbox): void {
+    this.#outbox = outbox;
+  }
+
   open(): void {
-    const { db, statements, probe } = this.#connect();
-    this.#db = db;
-    this.#statements = statements;
-    this.#writeProbe = probe;
+    this.#use(this.#connect());
+  }
+
+  #use(connection: Connection): void {
+    this.#db = connection.db;
+    this.#statements = connection.statements;
+    this.#writeProbe = connection.probe;
+    this.#createUser = connection.createUser;
+    this.#recordLogin = connection.recordLogin;
   }
 
   #connect(): Connection {
@@ -115,6 +147,7 @@ export class UserStore {
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${Math.trunc(this.#config.busyTimeoutMs)}`);
       db.exec(SCHEMA);
+      createOutboxTable(db);
       const statements = {
         insert: db.prepare<[string, string, string, string], { id: number }>(
           'INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id',
@@ -135,7 +168,18 @@ export class UserStore {
         statements.probeInsert.run(new Date().toISOString(), pageSize);
         statements.probeClear.run();
       });
-      return { db, statements, probe };
+      const createUser = db.transaction((username: string, email: string, passwordHash: string) => {
+        // all(), not get(): get() stops after the first row and resets the statement, and
+        // better-sqlite3 ignores an error from that reset.
+        const [row] = statements.insert.all(username, email, passwordHash, new Date().toISOString());
+        const id = Number(row?.id);
+        this.#outbox?.add(db, 'user.created', { user_id: id, username });
+        return id;
+      });
+      const recordLogin = db.transaction((data: DomainEventData['user.login']) => {
+        this.#outbox?.add(db, 'user.login', data);
+      });
+      return { db, statements, probe, createUser, recordLogin };
     } catch (err) {
       db.close();
       throw err;
@@ -165,9 +209,7 @@ export class UserStore {
       return;
     }
     const previous = this.#db;
-    this.#db = next.db;
-    this.#statements = next.statements;
-    this.#writeProbe = next.probe;
+    this.#use(next);
     this.#count = undefined;
     this.#writeFault = undefined;
     previous?.close();
@@ -181,6 +223,11 @@ export class UserStore {
     return this.isOpen && this.#writeFault === undefined && this.#readFault === undefined;
   }
 
+  /** The connection while it is open, for the outbox's relay, which follows a reopened file. */
+  get openConnection(): Database.Database | undefined {
+    return this.#db?.open ? this.#db : undefined;
+  }
+
   /** The underlying connection, for maintenance such as backups. */
   get connection(): Database.Database {
     if (!this.#db) throw new Error('the user database is not open');
@@ -192,22 +239,48 @@ export class UserStore {
     return this.#statements;
   }
 
+  /**
+   * Saves a user and its `user.created` event in one transaction: both or neither. A commit that
+   * fails (a full disk, say) throws and rolls both back.
+   */
   create(username: string, email: string, passwordHash: string): PublicUser {
+    const id = this.#write(() => this.#transactions.createUser.immediate(username, email, passwordHash), username);
+    // data_version does not change for this connection's own writes, so the count is kept here.
+    if (this.#count !== undefined) this.#count++;
+    return { id, username, email };
+  }
+
+  /**
+   * Saves a `user.login` event: the outcome of a credential check, with the user's id and name
+   * when such a user exists (never what was typed for an unknown one). Throws the 503 error when
+   * SQLite cannot write; the caller decides whether the check's answer depends on it.
+   */
+  recordLogin(user: { id: number; username: string } | undefined, success: boolean): void {
+    if (!this.#outbox?.enabled) return;
+    const data = { user_id: user?.id ?? null, username: user?.username ?? null, success };
+    this.#write(() => this.#transactions.recordLogin.immediate(data));
+  }
+
+  get #transactions() {
+    if (!this.#createUser || !this.#recordLogin) throw new TypeError('The database connection is not open');
+    return { createUser: this.#createUser, recordLogin: this.#recordLogin };
+  }
+
+  /**
+   * Runs one write transaction, first opening a read-only file again when it may have become
+   * writable (at most once a second). A fault becomes a 503 and marks the store unhealthy until a
+   * write succeeds; after the commit the outbox's relay is woken.
+   */
+  #write<T>(transaction: () => T, username?: string): T {
     if (this.#writeFault === READ_ONLY && Date.now() - this.#lastRecheck >= RECHECK_INTERVAL_MS) {
       this.#lastRecheck = Date.now();
       this.#reopenIfWritable();
     }
+    let result: T;
     try {
-      // all(), not get(): get() stops after the first row and resets the statement, and better-sqlite3
-      // ignores an error from that reset, which is where an autocommit fails (a full disk, say), so a
-      // lost write would look saved.
-      const [row] = this.#sql.insert.all(username, email, passwordHash, new Date().toISOString());
-      this.#writeFault = undefined;
-      // data_version does not change for this connection's own writes, so the count is kept here.
-      if (this.#count !== undefined) this.#count++;
-      return { id: Number(row?.id), username, email };
+      result = transaction();
     } catch (err) {
-      if (err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      if (err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE' && username !== undefined) {
         throw new userErrors.UserExists(username);
       }
       const reason = faultReason(err);
@@ -215,6 +288,9 @@ export class UserStore {
       this.#writeFault = reason;
       throw new userErrors.DatabaseUnavailable('save changes', reason);
     }
+    this.#writeFault = undefined;
+    this.#outbox?.notify();
+    return result;
   }
 
   findByUsername(username: string): UserRow | undefined {
@@ -291,7 +367,8 @@ export class UserStore {
 /**
  * The store as a part of the service: opened once the service is ready and closed with it, its
  * `users` and `database` in `/stats`, `service_status` degraded while SQLite fails, and `/ready`'s
- * `database` check. Decorates `app.userStore`.
+ * `database` check; its domain events go to the messaging part's outbox (`outbox` in `/stats`).
+ * Decorates `app.userStore`.
  */
 export const userStore = fp<DatabaseConfig>(
   async (app: FastifyInstance, config) => {
@@ -302,6 +379,9 @@ export const userStore = fp<DatabaseConfig>(
       throw new Error(`userStore: busyTimeoutMs must be a duration in ms; got ${JSON.stringify(config.busyTimeoutMs)}`);
     }
     const store = new UserStore(config);
+    // The relay reads the store's current connection, so it follows a file opened again after a fault.
+    const outbox = app.messaging.outbox({ db: () => store.openConnection });
+    store.writeEventsTo(outbox);
     app.decorate('userStore', store);
     app.kit.stats.add((): Pick<UserServiceFields, 'users' | 'database'> => {
       store.recheck();
@@ -313,7 +393,12 @@ export const userStore = fp<DatabaseConfig>(
       store.open();
       app.log.info({ database: config.path }, 'user database open');
     });
-    app.addHook('onClose', async () => store.close());
+    // onClose hooks run last registered first, so this runs before the messaging part's: the relay
+    // stops (after the batch in flight) while the database it deletes from is still open.
+    app.addHook('onClose', async () => {
+      await outbox.close();
+      store.close();
+    });
   },
-  { name: 'user-store' },
+  { name: 'user-store', dependencies: ['messaging'] },
 );

@@ -7,7 +7,7 @@ import {
 } from '@titanium/test-support';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { post, statsOf, tempDir, until } from './helpers.js';
+import { DOMAIN_STREAM, post, statsOf, tempDir, until } from './helpers.js';
 
 const PASSWORD = 'Sup3r-secret-passw0rd';
 const ALICE = { username: 'alice', email: 'alice@example.com', password: PASSWORD };
@@ -108,10 +108,15 @@ describe('user lookups with a real Redis cache', () => {
     expect(logs).not.toContain(PASSWORD);
     expect(logs).not.toContain('scrypt$');
     await client.connect();
-    const keys = await client.keys('*');
-    expect(keys).toEqual(['user:alice']);
-    for (const key of keys) {
-      const value = (await client.get(key)) ?? '';
+    const keys = (await client.keys('*')).sort();
+    // The cached user, and the stream of the domain events (user.created, user.login).
+    expect(keys).toEqual([DOMAIN_STREAM, 'user:alice']);
+    const values = [
+      (await client.get('user:alice')) ?? '',
+      JSON.stringify(await client.xrange(DOMAIN_STREAM, '-', '+')),
+    ];
+    expect(values[1]).toContain('user.login');
+    for (const value of values) {
       expect(value).not.toContain(PASSWORD);
       expect(value).not.toMatch(/scrypt|password/);
     }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, type UserServiceBlock, type WrappedStats } from '@titanium/service-kit';
+import { type DomainEvent, loadConfig, type OutboxFields, type UserServiceBlock } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { readConfig } from '../src/config.js';
@@ -20,12 +20,14 @@ export async function buildUserService(env: Record<string, string>): Promise<Fas
   return app;
 }
 
-export async function statsOf(base: string | FastifyInstance): Promise<UserServiceBlock> {
+/** The service's `/stats` block, with the `outbox` the messaging part adds. */
+export async function statsOf(base: string | FastifyInstance): Promise<UserServiceBlock & OutboxFields> {
+  type Answer = { user_service: UserServiceBlock & OutboxFields };
   if (typeof base === 'string') {
     const res = await fetch(`${base}/stats`);
-    return ((await res.json()) as WrappedStats<'user_service'>).user_service;
+    return ((await res.json()) as Answer).user_service;
   }
-  return (await base.inject('/stats')).json<WrappedStats<'user_service'>>().user_service;
+  return (await base.inject('/stats')).json<Answer>().user_service;
 }
 
 export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 8_000): Promise<T> {
@@ -46,3 +48,26 @@ export function post(base: string, path: string, body: unknown, headers: Record<
     body: JSON.stringify(body),
   });
 }
+
+/** The stream the services' domain events go to under the default MESSAGING_REDIS_PREFIX. */
+export const DOMAIN_STREAM = 'titanium:events:domain';
+
+/** Every entry of the domain stream, oldest first, as the events they hold (field `event`, JSON). */
+export async function domainStream(client: {
+  xrange(key: string, start: string, end: string): Promise<[string, string[]][]>;
+}): Promise<DomainEvent[]> {
+  const entries = await client.xrange(DOMAIN_STREAM, '-', '+');
+  return entries.map(([, fields]) => {
+    if (fields.length !== 2 || fields[0] !== 'event') throw new Error(`unexpected entry ${JSON.stringify(fields)}`);
+    return JSON.parse(fields[1] as string) as DomainEvent;
+  });
+}
+
+/** The events as a reader sees them: the contract says a second copy of an id is dropped. */
+export function firstCopies(events: readonly DomainEvent[]): DomainEvent[] {
+  const seen = new Set<string>();
+  return events.filter((event) => !seen.has(event.id) && seen.add(event.id));
+}
+
+/** What a test compares: the type and data of each event, in order. */
+export const typesAndData = (events: readonly DomainEvent[]) => events.map(({ type, data }) => ({ type, data }));

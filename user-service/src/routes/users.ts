@@ -111,6 +111,14 @@ export async function userRoutes(app: FastifyInstance, { store, cache }: UserRou
       const { username, password } = request.body;
       const row = store.findByUsername(username);
       const valid = row ? await verifyPassword(password, row.password_hash) : await rejectAfterEqualWork(password);
+      // Every outcome writes one row, so an unknown name still costs what a wrong password does.
+      // The check is a read: when SQLite cannot take the event, the answer stands and the loss is logged.
+      try {
+        store.recordLogin(row, valid);
+      } catch (err) {
+        if (!(err instanceof userErrors.DatabaseUnavailable)) throw err;
+        request.log.warn({ err: err.message, success: valid }, 'user.login event not saved');
+      }
       if (!row || !valid) throw new userErrors.InvalidCredentials();
       return publicUser(row);
     },
