@@ -1,4 +1,4 @@
-import { createService, STATS_KEYS } from '@titanium/service-kit';
+import { createService, messaging, STATS_KEYS } from '@titanium/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { auth } from './auth.js';
 import type { Config } from './config.js';
@@ -15,6 +15,8 @@ export function build(config: Config): FastifyInstance {
   if (store.readOnly) {
     app.log.warn({ database: config.databasePath }, 'the database file is read-only: serving reads, writes answer 503');
   }
+  // Before the store's part: the store writes its events to an outbox the messaging part relays.
+  app.register(messaging, config.messaging);
   app.register(postStorage, { store, health });
   app.register(auth, { secret: config.jwtSecret });
   app.register(postRoutes, { store, health });

@@ -1,4 +1,13 @@
-import { type EnvReader, type KitConfig, portSetting, readJwtSecret, readKitConfig } from '@titanium/service-kit';
+import {
+  type EnvReader,
+  type KitConfig,
+  type MessagingConfig,
+  portSetting,
+  readJwtSecret,
+  readKitConfig,
+  readMessagingConfig,
+  readRedisUrl,
+} from '@titanium/service-kit';
 
 export interface Config {
   kit: KitConfig;
@@ -8,6 +17,11 @@ export interface Config {
   busyTimeoutMs: number;
   /** Shared HS256 secret the auth service signs tokens with. */
   jwtSecret: string;
+  /**
+   * Where the domain events (post.created, post.updated, post.deleted) go. The service uses no
+   * Redis of its own: REDIS_URL or REDIS_HOST only choose Redis Streams here.
+   */
+  messaging: MessagingConfig;
 }
 
 export function readConfig(env: EnvReader): Config {
@@ -16,5 +30,6 @@ export function readConfig(env: EnvReader): Config {
     databasePath: env.string('BLOG_DATABASE_PATH', '/data/blog.db'),
     busyTimeoutMs: env.duration('BLOG_DB_BUSY_TIMEOUT_MS', 2000, { max: 60_000 }),
     jwtSecret: readJwtSecret(env),
+    messaging: readMessagingConfig(env, readRedisUrl(env)),
   };
 }

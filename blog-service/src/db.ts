@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { OUTBOX_SCHEMA, type Outbox } from '@titanium/service-kit';
 import Database from 'better-sqlite3';
 import { EXCERPT_LENGTH, excerpt } from './excerpt.js';
 
@@ -76,7 +77,12 @@ const SCHEMA = `
     INSERT INTO posts_fts (posts_fts, rowid, title, content) VALUES ('delete', old.id, old.title, old.content);
     INSERT INTO posts_fts (rowid, title, content) VALUES (new.id, new.title, new.content);
   END;
+  -- Domain events written with the change they describe, until the relay has published them.
+  ${OUTBOX_SCHEMA}
 `;
+
+/** The fields of a post an edit can change, as a post.updated event names them. */
+const EDITABLE = ['title', 'content'] as const;
 
 const SAMPLE_POSTS = [
   {
@@ -124,9 +130,46 @@ function prepareStatements(db: Database.Database) {
       `UPDATE posts SET title = coalesce(?, title), content = coalesce(?, content), updated_at = ? WHERE id = ?
        RETURNING id, title, content, author, author_id, created_at, updated_at`,
     ),
-    remove: db.prepare<[number], unknown>('DELETE FROM posts WHERE id = ?'),
+    remove: db.prepare<[number], Pick<PostRow, 'id' | 'author_id'>>(
+      'DELETE FROM posts WHERE id = ? RETURNING id, author_id',
+    ),
     ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * The writes, each one transaction holding the change and its domain event (a post without an
+ * author, as the samples are, has no events: nobody can change it through the API). INSERT, UPDATE
+ * and DELETE ... RETURNING are read with all(), not get(): get() resets the statement after the
+ * first row and better-sqlite3 ignores an error from that reset.
+ */
+function prepareWrites(db: Database.Database, sql: Statements, outbox: () => Outbox | undefined) {
+  return {
+    create: db.transaction((title: string, content: string, author: Author, now: string) => {
+      const [row] = sql.insert.all(title, content, author.username, author.id, now, now);
+      if (!row) throw new Error('insert returned no row');
+      outbox()?.add(db, 'post.created', { post_id: row.id, author_id: author.id, title: row.title });
+      return row;
+    }),
+    update: db.transaction((id: number, changes: { title?: string; content?: string }, now: string) => {
+      const before = sql.get.get(id);
+      if (!before) return undefined;
+      const [row] = sql.update.all(changes.title ?? null, changes.content ?? null, now, id);
+      if (!row) return undefined;
+      if (row.author_id !== null) {
+        const fields = EDITABLE.filter((field) => row[field] !== before[field]);
+        outbox()?.add(db, 'post.updated', { post_id: row.id, author_id: row.author_id, title: row.title, fields });
+      }
+      return row;
+    }),
+    remove: db.transaction((id: number) => {
+      const [row] = sql.remove.all(id);
+      if (row?.author_id != null) outbox()?.add(db, 'post.deleted', { post_id: row.id, author_id: row.author_id });
+      return row !== undefined;
+    }),
   };
 }
 
@@ -140,7 +183,9 @@ export class PostStore {
   readonly #path: string;
   readonly #busyTimeoutMs: number;
   #db: Database.Database;
-  #statements: ReturnType<typeof prepareStatements>;
+  #statements: Statements;
+  #transactions: ReturnType<typeof prepareWrites>;
+  #outbox: Outbox | undefined;
   #readOnly = false;
   #lastReopen = 0;
   /** Writes through this connection; `PRAGMA data_version` counts only other connections' commits. */
@@ -154,6 +199,24 @@ export class PostStore {
     this.#db = db;
     this.#readOnly = readOnly;
     this.#statements = prepareStatements(db);
+    this.#transactions = prepareWrites(db, this.#statements, () => this.#outbox);
+  }
+
+  /**
+   * Where the store writes its domain events: each in the transaction of the change it describes,
+   * the relay woken after the commit. Without one no event is written.
+   */
+  writeEventsTo(outbox: Outbox): void {
+    this.#outbox = outbox;
+  }
+
+  get isOpen(): boolean {
+    return this.#db.open;
+  }
+
+  /** The current connection (a new one after a read-only file was opened again), for the outbox's relay. */
+  get connection(): Database.Database {
+    return this.#db;
   }
 
   /** True while the database is served read-only because the file could not be written. */
@@ -199,21 +262,29 @@ export class PostStore {
     const previous = this.#db;
     this.#db = next.db;
     this.#statements = prepareStatements(next.db);
+    this.#transactions = prepareWrites(next.db, this.#statements, () => this.#outbox);
     this.#readOnly = false;
     this.#writes++;
     previous.close();
   }
 
-  /** Runs a write, first reopening a read-only database that may have become writable. */
-  #write<T>(work: () => T): T {
+  /**
+   * Runs a write transaction (BEGIN IMMEDIATE: a busy file is waited for at the start, up to the
+   * busy timeout), first reopening a read-only database that may have become writable; wakes the
+   * outbox's relay after the commit.
+   */
+  #write<T>(work: (writes: ReturnType<typeof prepareWrites>) => T): T {
     this.#reopenIfWritable();
     this.#writes++;
+    let result: T;
     try {
-      return work();
+      result = work(this.#transactions);
     } catch (err) {
       if (isReadOnlyError(err)) this.#readOnly = true;
       throw err;
     }
+    this.#outbox?.notify();
+    return result;
   }
 
   #migrate(db: Database.Database): void {
@@ -264,25 +335,20 @@ export class PostStore {
     return row && { post: withoutAuthorId(row), authorId: row.author_id };
   }
 
-  // INSERT/UPDATE ... RETURNING are read with all(), not get(): get() resets the statement after the
-  // first row and better-sqlite3 ignores an error from that reset, which is where an autocommit fails
-  // (a full disk, say), so a lost write would look saved.
+  // Each write and its event are one transaction: a commit that fails (a full disk, say) throws and
+  // saves neither.
   create(title: string, content: string, author: Author): Post {
     const now = new Date().toISOString();
-    const [row] = this.#write(() => this.#statements.insert.all(title, content, author.username, author.id, now, now));
-    if (!row) throw new Error('insert returned no row');
-    return withoutAuthorId(row);
+    return withoutAuthorId(this.#write((writes) => writes.create.immediate(title, content, author, now)));
   }
 
   update(id: number, changes: { title?: string; content?: string }): Post | undefined {
-    const [row] = this.#write(() =>
-      this.#statements.update.all(changes.title ?? null, changes.content ?? null, new Date().toISOString(), id),
-    );
+    const row = this.#write((writes) => writes.update.immediate(id, changes, new Date().toISOString()));
     return row && withoutAuthorId(row);
   }
 
   delete(id: number): boolean {
-    return this.#write(() => this.#statements.remove.run(id).changes > 0);
+    return this.#write((writes) => writes.remove.immediate(id));
   }
 
   /** True when the database answers a query. */

@@ -43,12 +43,16 @@ export interface PostStorageOptions {
 /**
  * The post store as a part of the service: its `post_count` and `database` in `/stats`,
  * `service_status` degraded while it is read-only or a storage fault is recent, `/ready`'s
- * `database` check, and the file closed with the service.
+ * `database` check, and the file closed with the service. Its domain events go to the messaging
+ * part's outbox (`outbox` in `/stats`).
  */
 export const postStorage = fp<PostStorageOptions>(
   async (app: FastifyInstance, { store, health }) => {
     if (!(store instanceof PostStore)) throw new Error('postStorage: store must be a PostStore');
     if (!(health instanceof StorageHealth)) throw new Error('postStorage: health must be a StorageHealth');
+    // The relay reads the store's current connection, so it follows a file opened again after a fault.
+    const outbox = app.messaging.outbox({ db: () => (store.isOpen ? store.connection : undefined) });
+    store.writeEventsTo(outbox);
     const failing = () => health.degraded || store.readOnly;
     app.kit.stats.add((): BlogServiceFields => {
       let postCount: number | null = null;
@@ -64,7 +68,12 @@ export const postStorage = fp<PostStorageOptions>(
     });
     app.kit.status.dependsOn('database', () => !failing());
     app.kit.readiness.add('database', () => store.ping());
-    app.addHook('onClose', async () => store.close());
+    // onClose hooks run last registered first, so this runs before the messaging part's: the relay
+    // stops (after the batch in flight) while the database it deletes from is still open.
+    app.addHook('onClose', async () => {
+      await outbox.close();
+      store.close();
+    });
   },
-  { name: 'post-storage' },
+  { name: 'post-storage', dependencies: ['messaging'] },
 );

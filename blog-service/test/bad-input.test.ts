@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '@titanium/service-kit';
+import { type DomainEvent, loadConfig, type MemorySink } from '@titanium/service-kit';
 import {
   type Answer,
   BAD_PATH_IDS,
@@ -16,10 +16,12 @@ import {
   MALFORMED_PATH_IDS,
   NON_FINITE_QUERY_VALUES,
   refusals,
+  type Snapshotter,
   type SqliteSnapshots,
   signToken,
   sqliteSnapshots,
 } from '@titanium/test-support';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +35,9 @@ const POST = { title: 'A title', content: 'Some content' };
 let dir: string;
 let app: FastifyInstance;
 let snapshots: SqliteSnapshots;
+/** The test's own connection to the file, for the outbox and the posts before and after a request. */
+let reader: Database.Database;
+let ring: MemorySink;
 /** A post of alice's, so edits with her token get past the ownership check to the body rules. */
 let ownId: number;
 
@@ -45,10 +50,13 @@ beforeAll(async () => {
   expect(created.statusCode).toBe(201);
   ownId = (JSON.parse(created.body) as { id: number }).id;
   snapshots = sqliteSnapshots(dbPath);
+  reader = new Database(dbPath, { readonly: true });
+  ring = app.messaging.sink as MemorySink;
 });
 
 afterAll(async () => {
   snapshots?.close();
+  reader?.close();
   await app?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -57,9 +65,68 @@ function send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: B
   return injectAnswer(app, method, url, body, { authorization: `Bearer ${alice}` });
 }
 
-/** Sends the request; it must be answered in order, and a refusal must leave every table as it was. */
-function sendChecked(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
-  return checked(`${method} ${url.slice(0, 80)}`, () => send(method, url, body), [snapshots], method === 'GET');
+/** Every table but the outbox, which the relay empties on its own time; the events are checked apart. */
+const tables: Snapshotter = {
+  take() {
+    const { outbox: _, ...rest } = snapshots.take();
+    return rest;
+  },
+};
+
+interface Row {
+  id: number;
+  title: string;
+  content: string;
+}
+const posts = () =>
+  new Map(
+    reader
+      .prepare<[], Row>('SELECT id, title, content FROM posts')
+      .all()
+      .map((row) => [row.id, row]),
+  );
+
+/** Waits until the outbox is empty; returns the position of the newest event published. */
+async function relayed(): Promise<string | undefined> {
+  await expect.poll(() => reader.prepare('SELECT count(*) FROM outbox').pluck().get(), { interval: 5 }).toBe(0);
+  return ring.head();
+}
+
+/** The events an answer must have written (alice is user 1): one for a change, none otherwise. */
+function expectedEvents(method: string, answer: Answer, before: Map<number, Row>, after: Map<number, Row>) {
+  if (method === 'POST' && answer.statusCode === 201) {
+    const post = JSON.parse(answer.body) as Row;
+    return [{ type: 'post.created', data: { post_id: post.id, author_id: 1, title: post.title } }];
+  }
+  if (method === 'PATCH' && answer.statusCode === 200) {
+    const post = JSON.parse(answer.body) as Row;
+    const old = before.get(post.id) as Row;
+    const fields = (['title', 'content'] as const).filter((field) => old[field] !== post[field]);
+    return [{ type: 'post.updated', data: { post_id: post.id, author_id: 1, title: post.title, fields } }];
+  }
+  if (method === 'DELETE' && answer.statusCode === 204) {
+    const gone = [...before.keys()].filter((id) => !after.has(id));
+    return gone.map((post_id) => ({ type: 'post.deleted', data: { post_id, author_id: 1 } }));
+  }
+  return [];
+}
+
+/**
+ * Sends the request; it must be answered in order, a refusal must leave every table as it was, and
+ * the events published must be exactly the ones the answer accounts for.
+ */
+async function sendChecked(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: BodyCase): Promise<Answer> {
+  const what = `${method} ${url.slice(0, 80)}`;
+  const head = await relayed();
+  const before = posts();
+  const answer = await checked(what, () => send(method, url, body), [tables], method === 'GET');
+  await relayed();
+  const events = (await ring.newer(head, 100)).map((entry) => entry.event as DomainEvent);
+  expect(
+    events.map(({ type, data }) => ({ type, data })),
+    `${what}: events after a ${answer.statusCode}`,
+  ).toEqual(expectedEvents(method, answer, before, posts()));
+  return answer;
 }
 
 describe('blog-service under hostile input', () => {
