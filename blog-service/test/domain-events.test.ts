@@ -231,7 +231,7 @@ describe('domain events of the user and blog services on one Redis stream (real 
     // The listener closes first, then the onClose hooks run; give them a moment to get as far as
     // they can while the relay still waits for Redis.
     await expect.poll(() => isListening(blog.port)).toBe(false);
-    await sleep(200);
+    await sleep(100);
     // The database is still open (SQLite removes the write-ahead log when its last connection closes).
     expect(existsSync(`${join(dir, 'blog.db')}-wal`)).toBe(true);
     redis.resume();
@@ -302,7 +302,7 @@ describe('blog-service domain events without Redis (real processes)', () => {
     });
     const holder = await holdWriteLocks(dbPath, { holdMs: 300, pauseMs: 100 });
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
+      Array.from({ length: 30 }, (_, i) =>
         call(blog.url, 'POST', '/api/posts', alice, { title: `busy ${i}`, content: 'x' }).then((answer) => ({
           ...answer,
           title: `busy ${i}`,

@@ -184,7 +184,7 @@ describe('user-service domain events on Redis Streams (real redis-server, real p
     // The listener closes first, then the onClose hooks run; give them a moment to get as far as
     // they can while the relay still waits for Redis.
     await expect.poll(() => isListening(users.port)).toBe(false);
-    await sleep(200);
+    await sleep(100);
     // The database is still open (SQLite removes the write-ahead log when its last connection closes).
     expect(existsSync(`${temp.dbPath}-wal`)).toBe(true);
     redis.resume();
