@@ -184,18 +184,16 @@ describe('domain events of the user and blog services on one Redis stream (real 
 
     redis.resume();
     await expect.poll(async () => (await blogStats(blog.url)).outbox.pending, { timeout: 15_000 }).toBe(0);
+    // Every attempt made while Redis was frozen reaches it when it wakes; each event is there once.
     const events = await stream();
-    const expected = [
+    expect(typesAndData(events)).toEqual([
       created(FIRST, 'Before'),
       created(FIRST + 1, 'During'),
       updated(FIRST, 'Before', ['content']),
       updated(FIRST + 1, 'During, renamed', ['title']),
       deleted(FIRST),
-    ];
-    // A publish tried while Redis was frozen may have reached it too: a reader drops a second
-    // copy by id, so what it sees is each event once, in the order of the writes.
-    expect(typesAndData(firstCopies(events))).toEqual(expected);
-    expect(new Set(events.map((event) => event.id)).size).toBe(expected.length);
+    ]);
+    expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
   });
 
   it('publishes an event committed just before a SIGKILL once the service is started again on the same database', async () => {
@@ -214,7 +212,9 @@ describe('domain events of the user and blog services on one Redis stream (real 
     redis.resume();
     await blog.start();
     await expect.poll(async () => (await blogStats(blog.url)).outbox.pending, { timeout: 15_000 }).toBe(0);
-    const events = firstCopies(await stream());
+    // The attempt of the killed process lands when Redis wakes, and the new process sends the same
+    // batch again: the event is there once, the one saved before the kill.
+    const events = await stream();
     expect(typesAndData(events)).toEqual([created(FIRST, 'Kept'), updated(FIRST, 'Renamed', ['title'])]);
     expect(events[1]).toEqual(saved);
   });
@@ -275,6 +275,8 @@ describe('domain events of the user and blog services on one Redis stream (real 
       acknowledged.push(after as number);
       await expect.poll(async () => (await blogStats(blog.url)).outbox.pending, { timeout: 15_000 }).toBe(0);
 
+      // While the disk is full the relay publishes but cannot delete, so a batch may go out again
+      // with a newer row in it: a reader drops a second copy by id.
       const events = firstCopies(await stream());
       expect(events.map((event) => (event.data as { post_id: number }).post_id)).toEqual(acknowledged);
       expect(JSON.stringify(events)).not.toContain(`"${refused}"`);

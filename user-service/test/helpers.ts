@@ -63,11 +63,5 @@ export async function domainStream(client: {
   });
 }
 
-/** The events as a reader sees them: the contract says a second copy of an id is dropped. */
-export function firstCopies(events: readonly DomainEvent[]): DomainEvent[] {
-  const seen = new Set<string>();
-  return events.filter((event) => !seen.has(event.id) && seen.add(event.id));
-}
-
 /** What a test compares: the type and data of each event, in order. */
 export const typesAndData = (events: readonly DomainEvent[]) => events.map(({ type, data }) => ({ type, data }));
