@@ -14,7 +14,11 @@ export interface Messaging {
   sink: MessagingSink | undefined;
   /** The best-effort publisher (API-call events); made on first use, then in `/stats` as `messaging`. */
   publisher(): EventPublisher;
-  /** A store's outbox (domain events); in `/stats` as `outbox`, relaying from start to close. */
+  /**
+   * A store's outbox (domain events); in `/stats` as `outbox`, relaying from ready to close. The
+   * part closes it in its own onClose hook, and Fastify runs those last-registered first: a store
+   * registered after this part closes its outbox itself before its database.
+   */
   outbox(options: Pick<OutboxOptions, 'db'>): Outbox;
 }
 

@@ -52,6 +52,8 @@ export class Outbox {
   #retryMs = 0;
   /** The last row of the batch that failed: it is sent again exactly, before anything newer. */
   #retryUpTo: number | undefined;
+  /** The last row published but not yet deleted. */
+  #publishedUpTo: number | undefined;
   #failing = false;
   #closed = false;
 
@@ -154,8 +156,13 @@ export class Outbox {
     try {
       const db = this.#db();
       if (!db || !sink) throw new Error('the database is not open');
-      // After a failure, the same rows again (more may have come since), under the same batch id.
       const sql = this.#sql(db);
+      // Rows published whose deletion failed (a full disk, say) are deleted first, never sent again.
+      if (this.#publishedUpTo !== undefined) {
+        sql.remove.run(this.#publishedUpTo);
+        this.#publishedUpTo = undefined;
+      }
+      // After a failure, the same rows again (more may have come since), under the same batch id.
       const rows =
         this.#retryUpTo === undefined
           ? sql.pending.all(this.#batchSize)
@@ -166,9 +173,13 @@ export class Outbox {
       const events = rows.map((row) => JSON.parse(row.event) as DomainEvent);
       await sink.publish(events, `${events[0]?.id}:${events[events.length - 1]?.id}`);
       this.#retryUpTo = undefined;
+      this.#publishedUpTo = last.seq;
       // On the store's current connection: it may have opened a new one meanwhile.
       const current = this.#db();
-      if (current) this.#sql(current).remove.run(last.seq);
+      if (current) {
+        this.#sql(current).remove.run(last.seq);
+        this.#publishedUpTo = undefined;
+      }
       if (this.#failing) this.#options.log.info({ source: this.#options.source }, 'outbox relay publishing again');
       this.#failing = false;
       this.#retryMs = 0;
