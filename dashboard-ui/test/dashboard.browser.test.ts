@@ -107,6 +107,38 @@ describe('dashboard in Chromium', () => {
     );
   });
 
+  it('shows each API call of the real stack in the live log within 2 s, and the sign-up and post in the activity', async () => {
+    const lb = stack.url('load-balancer');
+    await expect
+      .poll(() => page.locator('#api-log-state').getAttribute('data-state'), { timeout: 10_000 })
+      .toBe('live');
+    const user = {
+      username: `viewer_${Date.now().toString(36)}`,
+      email: 'viewer@example.com',
+      password: 'a viewer password',
+    };
+    const send = async (path: string, body: unknown, token?: string) => {
+      const res = await fetch(`${lb}/api${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { id: res.headers.get('x-request-id') ?? '', body: (await res.json()) as { token?: string } };
+    };
+    const registered = await send('/register', user);
+    const login = await send('/login', { username: user.username, password: user.password });
+    const post = await send('/posts', { title: 'Seen live', content: 'On the dashboard' }, login.body.token);
+    const rowOf = (id: string) => page.locator('#api-log-table tbody tr').filter({ hasText: id });
+    for (const call of [registered, login, post]) {
+      await expect.poll(() => rowOf(call.id).count(), { timeout: 2_000 }).toBe(1);
+    }
+    expect(await rowOf(post.id).locator('td.user').textContent()).toBe(user.username);
+    expect(await rowOf(post.id).getAttribute('data-route')).toBe('POST /api/posts');
+    await expect
+      .poll(() => page.locator('#activity-summary').textContent(), { timeout: 5_000 })
+      .toMatch(/1 sign-up.*1 login.*1 post/);
+  });
+
   it('leaves IDLE on the WebSocket heartbeat alone, and remembers the choice', async () => {
     await expect.poll(() => status().textContent(), { timeout: 15_000 }).toBe('IDLE');
     const button = page.locator('#toggle-ws-heartbeat-btn');
