@@ -15,6 +15,8 @@ import { wrk } from './wrk.js';
 // MESSAGING_TYPE=none, in alternating rows, so the log's cost is a ratio of one run. Prints a
 // markdown table.
 const SECONDS = Number(process.env.BENCH_SECONDS) || 10;
+/** Back-to-back pairs of the chain with the event log on and off, at each concurrency. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
 const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? '10,50,100').split(',').map(Number);
 // Unrecorded load first, so a row measures the service, not its JIT compilation and new connections.
 const WARM_UP_SECONDS = 2;
@@ -83,6 +85,8 @@ const BARE_CHAIN = 'bare proxy → proxy → server';
 const BARE_DIRECT = 'bare server direct';
 const path = '/api/posts?offset=0&limit=20';
 const rows: Row[] = [];
+/** The event log on and off, measured back to back, ROUNDS times at each concurrency. */
+const pairs: { connections: number; on: Row; off: Row }[] = [];
 let page: Buffer = Buffer.alloc(0);
 
 /** A user and 25 posts, so the page is the same on every stack; returns the page's bytes. */
@@ -109,13 +113,22 @@ const [stack, quiet] = await Promise.all([
 try {
   [page] = await Promise.all([seed(stack), seed(quiet)]);
   for (const connections of CONCURRENCIES) {
-    // Who goes first alternates, so a machine slowing down weighs on both.
-    const pair = [
-      () => measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections),
-      () => measure(CHAIN_OFF, `${quiet.url('load-balancer')}${path}`, connections),
-    ];
-    if (rows.length % 2 === 1) pair.reverse();
-    for (const run of pair) rows.push(await run());
+    for (let round = 0; round < ROUNDS; round++) {
+      // Who goes first alternates, so a machine slowing down weighs on both.
+      const pair = [
+        () => measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections),
+        () => measure(CHAIN_OFF, `${quiet.url('load-balancer')}${path}`, connections),
+      ];
+      if (round % 2 === 1) pair.reverse();
+      const [first, second] = [await pair[0]?.(), await pair[1]?.()] as [Row, Row];
+      const [on, off] = round % 2 === 1 ? [second, first] : [first, second];
+      pairs.push({ connections, on, off });
+    }
+    const median = (target: string) => {
+      const list = pairs.filter((p) => p.connections === connections).map((p) => (target === CHAIN ? p.on : p.off));
+      return [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)] as Row;
+    };
+    rows.push(median(CHAIN), median(CHAIN_OFF));
     rows.push(await measure(DIRECT, `${stack.url('blog-service')}${path}`, connections));
   }
   const stats = (await (await fetch(`${stack.url('load-balancer')}/stats`)).json()) as {
@@ -144,12 +157,18 @@ for (const row of rows) {
   );
 }
 console.log('\nThe bare rows are the reference: the cheapest three-process chain Node allows, serving the same bytes.');
-console.log('\nevent log on / off, same run:');
+console.log(
+  `\nevent log on / off, ${ROUNDS} back-to-back pairs at each concurrency (median of the pairs' ratios, lowest–highest):`,
+);
+const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 for (const connections of CONCURRENCIES) {
-  const on = rows.find((r) => r.target === CHAIN && r.connections === connections);
-  const off = rows.find((r) => r.target === CHAIN_OFF && r.connections === connections);
-  if (!on || !off) continue;
+  const mine = pairs.filter((p) => p.connections === connections);
+  const rps = mine.map((p) => p.on.rps / p.off.rps);
+  const p50 = mine.map((p) => p.on.p50 - p.off.p50);
+  const p99 = mine.map((p) => p.on.p99 / p.off.p99);
+  const span = (values: number[], digits: number) =>
+    `${medianOf(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
   console.log(
-    `  ${connections} connections: requests/s ${(on.rps / off.rps).toFixed(3)}, p50 ${(on.p50 - off.p50).toFixed(2)} ms more, p99 ${(on.p99 / off.p99).toFixed(2)}×`,
+    `  ${connections} connections: requests/s ${span(rps, 3)}, p50 ${span(p50, 2)} ms more, p99 ${span(p99, 2)}×`,
   );
 }

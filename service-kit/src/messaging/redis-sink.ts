@@ -7,7 +7,7 @@ export interface RedisStreamsOptions {
   url: string;
   /** Key prefix; each kind is the stream `<prefix>:<kind>`. */
   prefix: string;
-  /** Approximate length each stream is trimmed to (`XADD … MAXLEN ~`). */
+  /** Approximate length each stream is trimmed to (`XTRIM … MAXLEN ~` after each batch). */
   maxEvents: number;
 }
 
@@ -20,13 +20,17 @@ const BATCH_MEMORY_S = 600;
 /**
  * One batch, atomically and at most once: KEYS[1] marks the batch as taken (expiring), KEYS[2]
  * and KEYS[3] are the api and domain streams; ARGV is the marker's lifetime, the streams' length,
- * then (stream index, event JSON) pairs.
+ * how many api events come first, then each event's JSON, api before domain. Each stream is
+ * trimmed once per batch; an argument per event is cheaper for Redis than one to split.
  */
 const PUBLISH_ONCE = `
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', KEYS[1 + tonumber(ARGV[i])], 'MAXLEN', '~', ARGV[2], '*', '${FIELD}', ARGV[i + 1])
+local apis = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  redis.call('XADD', KEYS[i < 4 + apis and 2 or 3], '*', '${FIELD}', ARGV[i])
 end
+if apis > 0 then redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[2]) end
+if #ARGV - 3 > apis then redis.call('XTRIM', KEYS[3], 'MAXLEN', '~', ARGV[2]) end
 return 1
 `;
 
@@ -52,10 +56,13 @@ export class RedisStreamsSink implements MessagingSink {
   async publish(events: readonly TitaniumEvent[], batchId: string): Promise<void> {
     if (events.length === 0) return;
     const { prefix, maxEvents } = this.#options;
-    const args: (string | number)[] = [BATCH_MEMORY_S, maxEvents];
-    for (const event of events) args.push(event.kind === 'api' ? 1 : 2, JSON.stringify(event));
+    const api: string[] = [];
+    const domain: string[] = [];
+    for (const event of events) (event.kind === 'api' ? api : domain).push(JSON.stringify(event));
     const keys = [`${prefix}:batch:${batchId}`, `${prefix}:api`, `${prefix}:domain`];
-    const result = await this.#redis.attempt((client) => client.eval(PUBLISH_ONCE, keys.length, ...keys, ...args));
+    const result = await this.#redis.attempt((client) =>
+      client.eval(PUBLISH_ONCE, keys.length, ...keys, BATCH_MEMORY_S, maxEvents, api.length, ...api, ...domain),
+    );
     if (result === undefined) throw new Error('Redis is unavailable');
   }
 
