@@ -44,7 +44,12 @@ export const messaging = fp<MessagingConfig>(
       sink,
       publisher() {
         if (!publisher) {
-          const made = new EventPublisher(sink, config.type, { capacity: config.bufferEvents }, app.log);
+          const made = new EventPublisher(
+            sink,
+            config.type,
+            { capacity: config.bufferEvents, flushIntervalMs: config.flushIntervalMs },
+            app.log,
+          );
           app.kit.stats.add((): MessagingFields => ({ messaging: made.stats() }));
           publisher = made;
         }

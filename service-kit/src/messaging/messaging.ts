@@ -12,6 +12,8 @@ export interface MessagingConfig {
   maxEvents: number;
   /** API-call events waiting to be published at most; past it the oldest are dropped and counted. */
   bufferEvents: number;
+  /** How long an API-call event may wait for others to share its batch. */
+  flushIntervalMs: number;
   redis?: { url: string; prefix: string };
   /** `OPS_TOKEN`: when set, reading the log needs `Authorization: Bearer <OPS_TOKEN>`. */
   opsToken: string | undefined;
@@ -43,6 +45,7 @@ export function readMessagingConfig(env: EnvReader, redisUrl: string | undefined
     type,
     maxEvents: env.integer('MESSAGING_MAX_EVENTS', type === 'memory' ? 10_000 : 100_000, { min: 100, max: 10_000_000 }),
     bufferEvents: env.integer('MESSAGING_BUFFER_EVENTS', 10_000, { min: 10, max: 1_000_000 }),
+    flushIntervalMs: env.duration('MESSAGING_FLUSH_INTERVAL_MS', 100, { min: 1, max: 10_000 }),
     opsToken: env.optionalString('OPS_TOKEN'),
   };
   if (type === 'redis') {

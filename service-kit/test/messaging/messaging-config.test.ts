@@ -28,13 +28,20 @@ describe('readMessagingConfig', () => {
       type: 'redis',
       maxEvents: 100_000,
       bufferEvents: 10_000,
+      flushIntervalMs: 100,
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'titanium:events' },
       opsToken: undefined,
     });
   });
 
   it('defaults to memory without Redis, with a smaller ring', () => {
-    expect(read({})).toEqual({ type: 'memory', maxEvents: 10_000, bufferEvents: 10_000, opsToken: undefined });
+    expect(read({})).toEqual({
+      type: 'memory',
+      maxEvents: 10_000,
+      bufferEvents: 10_000,
+      flushIntervalMs: 100,
+      opsToken: undefined,
+    });
     expect(read({ MESSAGING_TYPE: '  ' }).type).toBe('memory');
   });
 
@@ -45,6 +52,7 @@ describe('readMessagingConfig', () => {
         MESSAGING_TYPE: 'redis',
         MESSAGING_MAX_EVENTS: '5000',
         MESSAGING_BUFFER_EVENTS: '50',
+        MESSAGING_FLUSH_INTERVAL_MS: '20ms',
         MESSAGING_REDIS_PREFIX: 'site11:events',
         OPS_TOKEN: ' s3cret ',
       }),
@@ -52,6 +60,7 @@ describe('readMessagingConfig', () => {
       type: 'redis',
       maxEvents: 5000,
       bufferEvents: 50,
+      flushIntervalMs: 20,
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'site11:events' },
       opsToken: 's3cret',
     });
@@ -119,7 +128,13 @@ describe('createSink', () => {
   });
 
   it('refuses a type this build has no sink for', () => {
-    const config = { type: 'kafka', maxEvents: 100, bufferEvents: 10, opsToken: undefined } as const;
+    const config = {
+      type: 'kafka',
+      maxEvents: 100,
+      bufferEvents: 10,
+      flushIntervalMs: 100,
+      opsToken: undefined,
+    } as const;
     expect(() => createSink(config, log)).toThrow(/no Kafka sink/);
   });
 });
