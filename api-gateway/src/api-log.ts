@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { API_ROUTES, type ApiCallEvent, apiRouteKey, isSuccess } from '@titanium/service-kit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  API_ROUTES,
+  type ApiCallEvent,
+  apiRouteKey,
+  type FinishedResponse,
+  isoTimestamp,
+  isSuccess,
+} from '@titanium/service-kit';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { type TokenUser, tokenUser } from './token-user.js';
 
 /** Longest endpoint kept in an event; a longer path is cut here, marked with `…`. */
 const MAX_ENDPOINT = 512;
 const KNOWN_ROUTES: ReadonlySet<string> = new Set(API_ROUTES.map(apiRouteKey));
-
-interface Claims {
-  user_id?: unknown;
-  username?: unknown;
-}
 
 /**
  * The API-call log: one event for every request under /api/ the gateway answers, offered to the
@@ -23,59 +26,40 @@ export const apiCallLog = fp(
   async (app: FastifyInstance) => {
     const publisher = app.messaging.publisher();
     if (!publisher.enabled) return;
-    const userOf = (request: FastifyRequest): Pick<ApiCallEvent, 'user_id' | 'username'> => {
-      const header = request.headers.authorization;
-      if (header?.startsWith('Bearer ')) {
-        try {
-          const claims = app.jwt.verify<Claims>(header.slice('Bearer '.length));
-          if (Number.isSafeInteger(claims.user_id) && typeof claims.username === 'string') {
-            return { user_id: claims.user_id as number, username: claims.username };
-          }
-        } catch {
-          // Not a token of ours, or expired: the call is anonymous.
-        }
+    app.kit.responses.add((response) => {
+      if (response.request.raw.url?.startsWith('/api/')) {
+        publisher.offer(apiCallEvent(response, tokenUser(app, response.request)));
       }
-      return { user_id: null, username: null };
-    };
-    app.addHook('onRequest', (request, reply, done) => {
-      if (request.raw.url?.startsWith('/api/')) {
-        reply.raw.once('close', () => publisher.offer(apiCallEvent(request, reply, userOf(request))));
-      }
-      done();
     });
   },
   { name: 'api-call-log', dependencies: ['messaging', 'gateway-rate-limits'] },
 );
 
 function apiCallEvent(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  user: Pick<ApiCallEvent, 'user_id' | 'username'>,
+  { request, route: template, statusCode: status, elapsedMs, aborted }: FinishedResponse,
+  user: TokenUser | null,
 ): ApiCallEvent {
-  const res = reply.raw;
-  const aborted = !res.writableEnded;
-  const status = aborted ? 499 : res.statusCode;
+  const { method } = request;
   const url = request.raw.url ?? '/';
   const query = url.indexOf('?');
   let endpoint = query === -1 ? url : url.slice(0, query);
   if (endpoint.length > MAX_ENDPOINT) endpoint = `${endpoint.slice(0, MAX_ENDPOINT)}…`;
-  const key = `${request.method} ${request.routeOptions.url}`;
-  const route = KNOWN_ROUTES.has(key) ? key : 'other';
-  const success = isSuccess(status, aborted);
+  const key = `${method} ${template}`;
   return {
     kind: 'api',
     id: randomUUID(),
-    timestamp: new Date().toISOString(),
+    timestamp: isoTimestamp(),
     request_id: request.id,
-    method: request.method,
+    method,
     endpoint,
-    route,
+    route: KNOWN_ROUTES.has(key) ? key : 'other',
     status,
-    outcome: success ? 'success' : 'failure',
-    latency_ms: Math.round(reply.elapsedTime * 100) / 100,
-    ...user,
+    outcome: isSuccess(status, aborted) ? 'success' : 'failure',
+    latency_ms: Math.round(elapsedMs * 100) / 100,
+    user_id: user?.user_id ?? null,
+    username: user?.username ?? null,
     message: aborted
-      ? `${request.method} ${endpoint}: the client left before the answer`
-      : `${request.method} ${endpoint} ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(),
+      ? `${method} ${endpoint}: the client left before the answer`
+      : `${method} ${endpoint} ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(),
   };
 }

@@ -6,6 +6,7 @@ import fp from 'fastify-plugin';
 import type { RateLimits } from './config.js';
 import type { LoginFailures } from './login-failures.js';
 import { fallbackStore } from './rate-limit-store.js';
+import { tokenUser } from './token-user.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -81,16 +82,9 @@ export const rateLimits = fp<RateLimitOptions>(
 /** Route config for the per-user limit on post writes; a request without a valid token counts against its IP. */
 export function writeLimit(app: FastifyInstance, limits: RateLimits) {
   const byUser = (request: FastifyRequest): string => {
-    const header = request.headers.authorization;
-    if (header?.startsWith('Bearer ')) {
-      try {
-        const claims = app.jwt.verify<{ user_id?: unknown }>(header.slice(7));
-        if (Number.isSafeInteger(claims.user_id)) return `user:${claims.user_id}`;
-      } catch {
-        // an invalid token is rejected upstream; until then it counts against the IP
-      }
-    }
-    return byIp(request);
+    // An invalid token is refused by blog-service; until then it counts against the IP.
+    const user = tokenUser(app, request);
+    return user ? `user:${user.user_id}` : byIp(request);
   };
   return { rateLimit: { max: limits.writeMax, timeWindow: limits.windowMs, bucket: 'writes', keyGenerator: byUser } };
 }

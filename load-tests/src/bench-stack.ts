@@ -15,8 +15,13 @@ import { wrk } from './wrk.js';
 // MESSAGING_TYPE=none, in alternating rows, so the log's cost is a ratio of one run. Prints a
 // markdown table.
 const SECONDS = Number(process.env.BENCH_SECONDS) || 10;
-/** Back-to-back pairs of the chain with the event log on and off, at each concurrency. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
+/**
+ * Back-to-back pairs of the chain with the event log on and off, at each concurrency, each side
+ * for BENCH_COMPARE_SECONDS: many short pairs, so the machine's drift (±20 % between two
+ * 10-second runs here) weighs on both sides of most of them.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 7;
+const COMPARE_SECONDS = Number(process.env.BENCH_COMPARE_SECONDS) || 4;
 const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? '10,50,100').split(',').map(Number);
 // Unrecorded load first, so a row measures the service, not its JIT compilation and new connections.
 const WARM_UP_SECONDS = 2;
@@ -31,9 +36,9 @@ interface Row {
   errors: number;
 }
 
-async function measure(target: string, url: string, connections: number): Promise<Row> {
+async function measure(target: string, url: string, connections: number, seconds = SECONDS): Promise<Row> {
   await wrk(url, connections, WARM_UP_SECONDS);
-  const result = await wrk(url, connections, SECONDS);
+  const result = await wrk(url, connections, seconds);
   return {
     target,
     connections,
@@ -116,8 +121,8 @@ try {
     for (let round = 0; round < ROUNDS; round++) {
       // Who goes first alternates, so a machine slowing down weighs on both.
       const pair = [
-        () => measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections),
-        () => measure(CHAIN_OFF, `${quiet.url('load-balancer')}${path}`, connections),
+        () => measure(CHAIN, `${stack.url('load-balancer')}${path}`, connections, COMPARE_SECONDS),
+        () => measure(CHAIN_OFF, `${quiet.url('load-balancer')}${path}`, connections, COMPARE_SECONDS),
       ];
       if (round % 2 === 1) pair.reverse();
       const [first, second] = [await pair[0]?.(), await pair[1]?.()] as [Row, Row];
@@ -143,7 +148,7 @@ try {
 rows.push(...(await bareReference(page, path)));
 
 console.log(
-  `\nGET ${path} (25 posts, ${page.length} bytes), ${SECONDS} s per row after ${WARM_UP_SECONDS} s of warm-up, wrk -t1 in the same process tree\n`,
+  `\nGET ${path} (25 posts, ${page.length} bytes), ${SECONDS} s per row (the chain's rows: the median of ${ROUNDS} pairs of ${COMPARE_SECONDS} s) after ${WARM_UP_SECONDS} s of warm-up, wrk -t1 in the same process tree\n`,
 );
 console.log('| target | connections | requests/s | p50 ms | p99 ms | errors | chain/direct |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');

@@ -2,11 +2,12 @@ import type { ServerOptions as HttpServerOptions } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { KitConfig } from './config.js';
 import { answerFrameworkError, installErrorHandling } from './errors.js';
+import { isoTimestamp } from './iso-time.js';
 import { Lifecycle } from './lifecycle.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import { hasRepeatedHost, installInputRules } from './request-input.js';
-import { ReadinessRegistry, StatsRegistry, StatusRegistry } from './service-parts.js';
+import { ReadinessRegistry, ResponseObservers, StatsRegistry, StatusRegistry } from './service-parts.js';
 import type { ServiceBlock } from './stats-contract.js';
 import { TrafficCounters } from './traffic-counters.js';
 import { discardUnreadBody } from './unread-body.js';
@@ -42,6 +43,8 @@ export interface Kit {
   status: StatusRegistry;
   /** The checks behind `/ready`. */
   readiness: ReadinessRegistry;
+  /** Told of every response once it is over. */
+  responses: ResponseObservers;
 }
 
 declare module 'fastify' {
@@ -84,7 +87,7 @@ export function createService(options: ServiceOptions): FastifyInstance {
     logger: {
       level: config.logLevel,
       base: { service: config.name },
-      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      timestamp: () => `,"time":"${isoTimestamp()}"`,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
@@ -107,6 +110,7 @@ export function createService(options: ServiceOptions): FastifyInstance {
     stats: new StatsRegistry(),
     status: new StatusRegistry(),
     readiness: new ReadinessRegistry(),
+    responses: new ResponseObservers(),
   };
   app.decorate('kit', kit);
   installErrorHandling(app);
@@ -116,7 +120,9 @@ export function createService(options: ServiceOptions): FastifyInstance {
   const logEachRequest = config.logLevel === 'debug' || config.logLevel === 'trace';
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    const counted = request.routeOptions.config?.infra !== true;
+    // Fastify builds a new object on every read of routeOptions: read it once.
+    const { config: routeConfig, url: route } = request.routeOptions;
+    const counted = routeConfig?.infra !== true;
     if (counted) kit.traffic.started();
     const res = reply.raw;
     // 'close' fires exactly once per response, whether it finished or the client went away; a
@@ -126,10 +132,13 @@ export function createService(options: ServiceOptions): FastifyInstance {
       const elapsedMs = reply.elapsedTime;
       const statusCode = aborted ? 499 : res.statusCode;
       requestDuration.observe(
-        { route: request.routeOptions.url ?? 'unmatched', method: request.method, status_code: statusCode },
+        { route: route ?? 'unmatched', method: request.method, status_code: statusCode },
         elapsedMs / 1000,
       );
       if (counted) kit.traffic.finished(statusCode, elapsedMs, aborted);
+      if (kit.responses.size > 0) {
+        kit.responses.notify({ request, reply, route, statusCode, elapsedMs, aborted }, request.log);
+      }
       if (logEachRequest) {
         request.log.debug(
           { method: request.method, url: request.url, statusCode, elapsedMs: Math.round(elapsedMs * 100) / 100 },

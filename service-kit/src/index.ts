@@ -16,6 +16,7 @@ export {
 export { createService, type Kit, type ServiceOptions } from './create-service.js';
 export { type ErrorBody, errorBody, errors, sendErrorJson } from './errors.js';
 export * from './events-contract.js';
+export { isoTimestamp } from './iso-time.js';
 export { HISTOGRAM_BUCKETS, LatencyHistogram } from './latency-histogram.js';
 export { Lifecycle, type LifecycleState } from './lifecycle.js';
 export {
@@ -53,8 +54,11 @@ export { hasRepeatedHost, REPEATED_HOST } from './request-input.js';
 export { type RunOptions, runService } from './run-service.js';
 export {
   type DependencyCheck,
+  type FinishedResponse,
   type ReadinessCheck,
   ReadinessRegistry,
+  type ResponseObserver,
+  ResponseObservers,
   type StatsCollector,
   type StatsFields,
   StatsRegistry,

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceStatus } from './stats-contract.js';
 
 export type StatsFields = Record<string, unknown>;
@@ -27,6 +28,47 @@ export class StatsRegistry {
   async collect(): Promise<StatsFields> {
     const parts = await Promise.all(this.#collectors.map((collect) => collect()));
     return Object.assign({}, ...parts);
+  }
+}
+
+/** A response as the kit saw it end: answered, or cut short by the client (`aborted`, 499). */
+export interface FinishedResponse {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** The matched route's template (`/api/posts/:id`), undefined when none matched. */
+  route: string | undefined;
+  statusCode: number;
+  elapsedMs: number;
+  aborted: boolean;
+}
+
+export type ResponseObserver = (response: FinishedResponse) => void;
+
+/**
+ * Parts that want to know of every response once it is over (the gateway's API-call log), told
+ * by the one `close` listener the kit has on each response anyway. An observer that throws is
+ * logged and the others still run.
+ */
+export class ResponseObservers {
+  readonly #observers: ResponseObserver[] = [];
+
+  add(observe: ResponseObserver): void {
+    requireFunction('a response observer', observe);
+    this.#observers.push(observe);
+  }
+
+  get size(): number {
+    return this.#observers.length;
+  }
+
+  notify(response: FinishedResponse, log: FastifyBaseLogger): void {
+    for (const observe of this.#observers) {
+      try {
+        observe(response);
+      } catch (err) {
+        log.error({ err }, 'a response observer failed');
+      }
+    }
   }
 }
 

@@ -1,8 +1,11 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, readKitConfig } from '../src/config.js';
 import { createService, type ServiceOptions } from '../src/create-service.js';
 import { errors } from '../src/errors.js';
+import type { FinishedResponse } from '../src/service-parts.js';
 
 const config = loadConfig((env) => readKitConfig(env, 'svc', 'SVC_PORT', 0), { LOG_LEVEL: 'silent' });
 
@@ -150,6 +153,44 @@ describe('parts registering on app.kit', () => {
     );
     expect(() => app.kit.status.dependsOn('', () => true)).toThrow('a service_status dependency needs a name; got ""');
     expect(() => app.kit.stats.add('cache' as never)).toThrow('a /stats collector must be a function; got string');
+    await app.close();
+  });
+
+  it('tells each response observer of every response once it is over: route template, status, time, a client that left', async () => {
+    const lines: string[] = [];
+    const app = service(lines);
+    app.get('/items/:id', async () => ({ ok: true }));
+    let release: (() => void) | undefined;
+    app.get('/slow', () => new Promise<object>((resolve) => (release = () => resolve({ late: true }))));
+    const seen: Omit<FinishedResponse, 'request' | 'reply'>[] = [];
+    const urls: string[] = [];
+    app.kit.responses.add(() => {
+      throw new Error('observer bug');
+    });
+    app.kit.responses.add(({ request, reply: _reply, ...rest }) => {
+      urls.push(request.url);
+      seen.push(rest);
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    expect((await fetch(`${base}/items/7?x=1`)).status).toBe(200);
+    expect((await fetch(`${base}/nowhere`)).status).toBe(404);
+    // A client that leaves before the answer.
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+    await expect.poll(() => release).toBeDefined();
+    socket.destroy();
+    await expect.poll(() => seen.length).toBe(3);
+    release?.();
+    expect(urls).toEqual(['/items/7?x=1', '/nowhere', '/slow']);
+    expect(seen).toEqual([
+      { route: '/items/:id', statusCode: 200, elapsedMs: expect.any(Number), aborted: false },
+      { route: undefined, statusCode: 404, elapsedMs: expect.any(Number), aborted: false },
+      { route: '/slow', statusCode: 499, elapsedMs: expect.any(Number), aborted: true },
+    ]);
+    // The observer that threw was logged each time and kept nobody else from being told.
+    expect(lines.filter((line) => line.includes('a response observer failed'))).toHaveLength(3);
+    expect((await fetch(`${base}/ok`)).status).toBe(200);
     await app.close();
   });
 });

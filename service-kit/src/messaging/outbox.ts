@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DomainEvent, DomainEventData, DomainEventType, OutboxFields } from '../events-contract.js';
+import { isoTimestamp } from '../iso-time.js';
 import type { MessagingSink } from './sink.js';
 
 /** The table domain events wait in; part of each store's schema. */
@@ -75,7 +76,7 @@ export class Outbox {
       kind: 'domain',
       type,
       id: randomUUID(),
-      timestamp: new Date(now).toISOString(),
+      timestamp: isoTimestamp(now),
       source: this.#options.source,
       data,
     } as DomainEvent;

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { EventKind, TitaniumEvent } from '../events-contract.js';
 import { OptionalRedis } from '../redis.js';
+import { encodeEvent } from './encode.js';
 import type { EventSource, MessagingSink, SourceEntry } from './sink.js';
 
 export interface RedisStreamsOptions {
@@ -58,7 +59,7 @@ export class RedisStreamsSink implements MessagingSink {
     const { prefix, maxEvents } = this.#options;
     const api: string[] = [];
     const domain: string[] = [];
-    for (const event of events) (event.kind === 'api' ? api : domain).push(JSON.stringify(event));
+    for (const event of events) (event.kind === 'api' ? api : domain).push(encodeEvent(event));
     const keys = [`${prefix}:batch:${batchId}`, `${prefix}:api`, `${prefix}:domain`];
     const result = await this.#redis.attempt((client) =>
       client.eval(PUBLISH_ONCE, keys.length, ...keys, BATCH_MEMORY_S, maxEvents, api.length, ...api, ...domain),
