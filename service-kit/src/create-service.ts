@@ -73,6 +73,9 @@ const INFRA = { config: { infra: true } } as const;
  *   any dependency answers false (asked after the fields are collected).
  * - `app.kit.readiness.add('database', () => store.isOpen)`: `/ready` answers 200 only once started
  *   and while every check passes, and lists each check's result.
+ * - `app.kit.responses.add((response) => …)`: told of every response once it is over (route
+ *   template, status, time, whether the client left), by the one `close` listener the kit has
+ *   on each response for its own figures.
  * - `app.addHook('onClose', …)`: releasing what the part opened.
  * A name registered twice, or a check that is not a function, throws at once.
  *

@@ -151,6 +151,12 @@ export class Outbox {
     this.#timer.unref();
   }
 
+  #recovered(): void {
+    if (this.#failing) this.#options.log.info({ source: this.#options.source }, 'outbox relay publishing again');
+    this.#failing = false;
+    this.#retryMs = 0;
+  }
+
   /** Publishes one batch; returns when to look again (undefined: nothing pending, wait for notify). */
   async #relay(): Promise<number | undefined> {
     const sink = this.#options.sink;
@@ -168,7 +174,12 @@ export class Outbox {
         this.#retryUpTo === undefined
           ? sql.pending.all(this.#batchSize)
           : sql.pendingUpTo.all(this.#retryUpTo, this.#batchSize);
-      if (rows.length === 0) return undefined;
+      if (rows.length === 0) {
+        // Healthy again even with nothing to send (the retry of a failed delete, say): a failure
+        // left behind would make notify() wait for a retry that is never scheduled.
+        this.#recovered();
+        return undefined;
+      }
       const last = rows[rows.length - 1] as { seq: number };
       this.#retryUpTo = last.seq;
       const events = rows.map((row) => JSON.parse(row.event) as DomainEvent);
@@ -181,9 +192,7 @@ export class Outbox {
         this.#sql(current).remove.run(last.seq);
         this.#publishedUpTo = undefined;
       }
-      if (this.#failing) this.#options.log.info({ source: this.#options.source }, 'outbox relay publishing again');
-      this.#failing = false;
-      this.#retryMs = 0;
+      this.#recovered();
       // Rows committed while this batch was out found the relay busy; look again at once.
       return 0;
     } catch (err) {

@@ -123,6 +123,27 @@ describe('Outbox', () => {
     await expect.poll(() => outbox?.stats(), WAIT).toEqual({ pending: 0, oldest_pending_age_s: null });
   });
 
+  it('relays events written after it recovered from a failed delete that left nothing pending', async () => {
+    db.pragma('busy_timeout = 20');
+    const sink = new MemorySink(1000);
+    outbox = new Outbox({ source: 'blog-service', sink, db: () => db, log, maxRetryMs: 200 });
+    outbox.start();
+    // Right after the commit, before the relay runs, another connection takes the write lock: the
+    // first event is published, its row cannot be deleted.
+    const other = new Database(join(dir, 'store.db'));
+    createPost(outbox, 'first');
+    other.exec('BEGIN IMMEDIATE');
+    await expect.poll(() => titles(sink), WAIT).toEqual(['first']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    other.exec('COMMIT');
+    other.close();
+    // The retry deletes the row and finds nothing else; a later event must still be relayed.
+    await expect.poll(() => outboxRows(), WAIT).toBe(0);
+    createPost(outbox, 'second');
+    await expect.poll(() => titles(sink), WAIT).toEqual(['first', 'second']);
+    expect(outboxRows()).toBe(0);
+  });
+
   it('writes nothing at all without a sink', async () => {
     outbox = new Outbox({ source: 'blog-service', sink: undefined, db: () => db, log });
     expect(outbox.enabled).toBe(false);
