@@ -165,18 +165,20 @@ describe('the API-call log of the gateway', () => {
       const calls = [];
       for (let i = 0; i < 80; i++) calls.push(await send('GET', '/api/health'));
       await expect.poll(async () => (await messaging()).status, { timeout: 10_000 }).toBe('failing');
-      // The buffer (50) and the batch that was on its way when Redis froze.
+      // The batch that was on its way when Redis froze is held for its retry (how many it took
+      // depends on the machine's speed); 60 more calls overflow the buffer (50) whatever it took.
+      for (let i = 0; i < 60; i++) calls.push(await send('GET', '/api/health'));
       expect((await messaging()).buffered).toBeGreaterThanOrEqual(50);
       redis.resume();
       await expect.poll(async () => (await messaging()).buffered, { timeout: 10_000 }).toBe(0);
       const after = await messaging();
       const published = after.published - before.published;
       const dropped = after.dropped - before.dropped;
-      expect(dropped).toBeGreaterThan(0);
-      expect(published + dropped).toBe(80);
+      expect(dropped).toBeGreaterThanOrEqual(10);
+      expect(published + dropped).toBe(140);
       // The newest arrive; the batch that was on its way when Redis froze is kept for its retry.
       const logged = new Set((await events()).map((e) => e.request_id));
-      expect(logged.has(calls[79]?.id ?? '')).toBe(true);
+      expect(logged.has(calls[139]?.id ?? '')).toBe(true);
       expect(calls.filter((c) => logged.has(c.id))).toHaveLength(published);
     } finally {
       if (redis.frozen) redis.resume();
