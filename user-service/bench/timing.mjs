@@ -2,16 +2,25 @@
 // @ts-check
 // Prints how long user-service takes to answer credential checks (right password, wrong
 // password, unknown user: the last two should match) and lookups from Redis versus SQLite.
-// Runs the built service (npm run build first) on free loopback ports; about 20 seconds.
+// Then 30 logins at once: how long the burst takes and the service's memory before, at its peak
+// and after. Runs the built service (npm run build first; USER_SERVICE_SERVER names another
+// build's server.js to compare) on free loopback ports; about 30 seconds.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-const SERVER = fileURLToPath(new URL('../dist/server.js', import.meta.url));
+const SERVER = process.env.USER_SERVICE_SERVER || fileURLToPath(new URL('../dist/server.js', import.meta.url));
+const BURST = 30;
+
+/** Resident memory of a process in MiB. @param {number | undefined} pid */
+function rssMiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+  return line ? Number(line[1]) / 1024 : Number.NaN;
+}
 const ROUNDS = Number(process.env.BENCH_ROUNDS) || 60;
 
 /** @returns {Promise<number>} */
@@ -65,16 +74,18 @@ try {
       spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', ''], { stdio: 'ignore' }),
     );
   }
+  /** @type {Map<string, number | undefined>} */
+  const pids = new Map();
   const start = async (/** @type {Record<string, string>} */ env) => {
     const port = await freePort();
-    children.push(
-      spawn(process.execPath, [SERVER], {
-        env: { ...process.env, HOST: '127.0.0.1', USER_SERVICE_PORT: String(port), LOG_LEVEL: 'warn', ...env },
-        stdio: 'ignore',
-      }),
-    );
+    const child = spawn(process.execPath, [SERVER], {
+      env: { ...process.env, HOST: '127.0.0.1', USER_SERVICE_PORT: String(port), LOG_LEVEL: 'warn', ...env },
+      stdio: 'ignore',
+    });
+    children.push(child);
     const url = `http://127.0.0.1:${port}`;
     await waitReady(url);
+    pids.set(url, child.pid);
     return url;
   };
   const dbPath = join(dir, 'users.db');
@@ -97,6 +108,29 @@ try {
   await measure('verify-credentials, unknown user', check('nobody', 'not-the-password'));
   if (hasRedis) await measure('GET /users/:name from Redis', () => fetch(`${cached}/users/bench`));
   await measure('GET /users/:name from SQLite (no Redis)', () => fetch(`${uncached}/users/bench`));
+
+  const pid = pids.get(cached);
+  const before = rssMiB(pid);
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMiB(pid));
+  }, 5);
+  const startedAt = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: BURST }, async () => {
+      const res = await check('bench', 'bench-password')();
+      await res.arrayBuffer();
+      return res.status;
+    }),
+  );
+  const burstMs = performance.now() - startedAt;
+  clearInterval(sampler);
+  await sleep(200);
+  const ok = answers.filter((status) => status === 200).length;
+  console.log(
+    `${BURST} logins at once: ${ok} answered 200 in ${burstMs.toFixed(0)} ms; memory ${before.toFixed(1)} MiB before, ` +
+      `peak ${peak.toFixed(1)} MiB (+${(peak - before).toFixed(1)}), ${rssMiB(pid).toFixed(1)} MiB after`,
+  );
 } finally {
   for (const child of children) child.kill('SIGTERM');
   await sleep(300);

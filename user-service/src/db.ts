@@ -77,6 +77,13 @@ interface Statements {
   dataVersion: Database.Statement<[], number>;
   probeInsert: Database.Statement<[string, number]>;
   probeClear: Database.Statement<[]>;
+  rehash: Database.Statement<[string, number, string]>;
+}
+
+/** A stored password hash to replace with one made with the current parameters. */
+export interface Rehash {
+  from: string;
+  to: string;
 }
 
 interface Connection {
@@ -85,8 +92,8 @@ interface Connection {
   probe: Database.Transaction<() => void>;
   /** The INSERT of a user and its `user.created` event, in one transaction. */
   createUser: Database.Transaction<(username: string, email: string, passwordHash: string) => number>;
-  /** A `user.login` event on its own. */
-  recordLogin: Database.Transaction<(data: DomainEventData['user.login']) => void>;
+  /** A `user.login` event, and the user's password hash upgraded on a successful login. */
+  recordLogin: Database.Transaction<(data: DomainEventData['user.login'], rehash: Rehash | undefined) => void>;
 }
 
 /**
@@ -161,6 +168,10 @@ export class UserStore {
           'INSERT INTO write_check (checked_at, filler) VALUES (?, zeroblob(?))',
         ),
         probeClear: db.prepare<[]>('DELETE FROM write_check'),
+        // Only if the hash is still the one that was checked: a newer one is never overwritten.
+        rehash: db.prepare<[string, number, string]>(
+          'UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?',
+        ),
       };
       const pageSize = Number(db.pragma('page_size', { simple: true }));
       // Needs a fresh page like a real insert would, so a full database does not pass it.
@@ -176,7 +187,8 @@ export class UserStore {
         this.#outbox?.add(db, 'user.created', { user_id: id, username });
         return id;
       });
-      const recordLogin = db.transaction((data: DomainEventData['user.login']) => {
+      const recordLogin = db.transaction((data: DomainEventData['user.login'], rehash: Rehash | undefined) => {
+        if (rehash && data.user_id !== null) statements.rehash.run(rehash.to, data.user_id, rehash.from);
         this.#outbox?.add(db, 'user.login', data);
       });
       return { db, statements, probe, createUser, recordLogin };
@@ -252,13 +264,15 @@ export class UserStore {
 
   /**
    * Saves a `user.login` event: the outcome of a credential check, with the user's id and name
-   * when such a user exists (never what was typed for an unknown one). Throws the 503 error when
-   * SQLite cannot write; the caller decides whether the check's answer depends on it.
+   * when such a user exists (never what was typed for an unknown one), and in the same
+   * transaction the user's new password hash after a successful check of an outdated one. Throws
+   * the 503 error when SQLite cannot write; the caller decides whether the check's answer depends on it.
    */
-  recordLogin(user: { id: number; username: string } | undefined, success: boolean): void {
-    if (!this.#outbox?.enabled) return;
+  recordLogin(user: { id: number; username: string } | undefined, success: boolean, rehash?: Rehash): void {
+    const upgrade = user && success ? rehash : undefined;
+    if (!this.#outbox?.enabled && !upgrade) return;
     const data = { user_id: user?.id ?? null, username: user?.username ?? null, success };
-    this.#write(() => this.#transactions.recordLogin.immediate(data));
+    this.#write(() => this.#transactions.recordLogin.immediate(data, upgrade));
   }
 
   get #transactions() {

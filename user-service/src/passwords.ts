@@ -1,34 +1,72 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import argon2 from 'argon2';
 
 /**
- * Password hashes are `scrypt$<N>$<r>$<p>$<salt>$<key>` (base64url salt and key), so the cost can
- * be raised later while old hashes still verify with the parameters they were made with.
+ * New hashes are argon2id with OWASP's parameters (19 MiB, two passes, one lane), as PHC strings
+ * (`$argon2id$v=19$m=19456,p=1,t=2$<salt>$<key>`). Hashes made earlier are
+ * `scrypt$<N>$<r>$<p>$<salt>$<key>` (N=2^14): they still verify, and `needsRehash` says to
+ * replace them after the next successful login.
  */
-const COST = { N: 2 ** 14, r: 8, p: 1 };
-const KEY_LENGTH = 32;
-const SALT_LENGTH = 16;
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-function derive(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  const { N = COST.N, r = COST.r, p = COST.p } = options;
-  const maxmem = 128 * N * r * p + 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, keyLength, { N, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+/**
+ * Hashes computed at once, at most: each holds its memory (19 MiB for argon2id) on a libuv thread,
+ * so a burst of logins queues here instead of exhausting memory or the thread pool the rest of
+ * the service shares. More than the cores would only make each wait longer.
+ */
+export const MAX_CONCURRENT_HASHES = Math.max(1, Math.min(4, availableParallelism()));
+
+const waiting: (() => void)[] = [];
+let running = 0;
+
+/** Hashes being computed and waiting their turn right now. */
+export function hashingLoad(): { running: number; waiting: number } {
+  return { running, waiting: waiting.length };
 }
 
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(SALT_LENGTH);
-  const key = await derive(password, salt, KEY_LENGTH, COST);
-  return ['scrypt', COST.N, COST.r, COST.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
 }
 
-interface ParsedHash {
+export function hashPassword(password: string): Promise<string> {
+  return limited(() => argon2.hash(password, ARGON2_OPTIONS));
+}
+
+export function verifyPassword(password: string, stored: string): Promise<boolean> {
+  if (stored.startsWith('$argon2id$')) {
+    // A stored value argon2 cannot read is a failed check, never an error.
+    return limited(() => argon2.verify(stored, password).catch(() => false));
+  }
+  const legacy = parseScrypt(stored);
+  if (!legacy) return Promise.resolve(false);
+  return limited(async () => timingSafeEqual(await scryptKey(password, legacy), legacy.key));
+}
+
+/** True for a hash made with weaker parameters than new ones get: replace it after a successful login. */
+export function needsRehash(stored: string): boolean {
+  if (!stored.startsWith('$argon2id$')) return true;
+  try {
+    return argon2.needsRehash(stored, ARGON2_OPTIONS);
+  } catch {
+    return true;
+  }
+}
+
+interface ScryptHash {
   options: Required<Pick<ScryptOptions, 'N' | 'r' | 'p'>>;
   salt: Buffer;
   key: Buffer;
 }
 
-function parse(stored: string): ParsedHash | undefined {
+function parseScrypt(stored: string): ScryptHash | undefined {
   const [scheme, n, r, p, salt, key, ...rest] = stored.split('$');
   if (scheme !== 'scrypt' || rest.length > 0 || !salt || !key) return undefined;
   const options = { N: Number(n), r: Number(r), p: Number(p) };
@@ -42,15 +80,16 @@ function parse(stored: string): ParsedHash | undefined {
     Number.isInteger(options.p) &&
     options.p >= 1 &&
     options.p <= 16;
-  if (!sane) return undefined;
-  return { options, salt: Buffer.from(salt, 'base64url'), key: Buffer.from(key, 'base64url') };
+  const parsed = { options, salt: Buffer.from(salt, 'base64url'), key: Buffer.from(key, 'base64url') };
+  return sane && parsed.key.length > 0 ? parsed : undefined;
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parsed = parse(stored);
-  if (!parsed || parsed.key.length === 0) return false;
-  const key = await derive(password, parsed.salt, parsed.key.length, parsed.options);
-  return timingSafeEqual(key, parsed.key);
+function scryptKey(password: string, { options, salt, key }: ScryptHash): Promise<Buffer> {
+  const { N, r, p } = options;
+  const maxmem = 128 * N * r * p + 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, key.length, { N, r, p, maxmem }, (err, derived) => (err ? reject(err) : resolve(derived)));
+  });
 }
 
 let dummyHash: Promise<string> | undefined;

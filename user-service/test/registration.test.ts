@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildUserService, statsOf, tempDir } from './helpers.js';
@@ -113,13 +114,13 @@ describe('registration and lookup (route logic)', () => {
     expect((await statsOf(app)).cache.misses).toBe(0);
   });
 
-  it('stores only a salted scrypt hash, different for two users with the same password', async () => {
+  it('stores only a salted argon2id hash (19 MiB, two passes, one lane), different for two users with the same password', async () => {
     await register(ALICE);
     await register({ ...ALICE, username: 'bob' });
     const hashes = app.userStore.connection.prepare('SELECT password_hash FROM users').pluck().all() as string[];
     expect(hashes).toHaveLength(2);
     for (const hash of hashes) {
-      expect(hash).toMatch(/^scrypt\$16384\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+      expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$[\w+/]{22}\$[\w+/]{43}$/);
       expect(hash).not.toContain(ALICE.password);
     }
     expect(hashes[0]).not.toBe(hashes[1]);
@@ -138,6 +139,28 @@ describe('registration and lookup (route logic)', () => {
     expect(unknown.statusCode).toBe(401);
     expect(wrong.json()).toEqual(unknown.json());
     expect(wrong.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid username or password' });
+  });
+
+  it('logs in a user whose hash has the old scrypt parameters, replaces it with argon2id, and logs in again', async () => {
+    await register(ALICE);
+    // As an earlier build stored it: scrypt N=2^14, r=8, p=1.
+    const salt = randomBytes(16);
+    const key = scryptSync(ALICE.password, salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+    const legacy = ['scrypt', 2 ** 14, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
+    const db = app.userStore.connection;
+    db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(legacy, 'alice');
+    const stored = () => db.prepare('SELECT password_hash FROM users WHERE username = ?').pluck().get('alice');
+    const verify = (password: string) =>
+      app.inject({ method: 'POST', url: '/users/verify-credentials', payload: { username: 'alice', password } });
+
+    expect((await verify('not the password')).statusCode).toBe(401);
+    expect(stored()).toBe(legacy);
+    expect((await verify(ALICE.password)).statusCode).toBe(200);
+    const upgraded = stored() as string;
+    expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    expect((await verify(ALICE.password)).statusCode).toBe(200);
+    expect(stored()).toBe(upgraded);
+    expect((await verify('not the password')).statusCode).toBe(401);
   });
 
   it('answers 400 to a credential check without a password', async () => {

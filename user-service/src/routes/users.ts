@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import type { UserCache } from '../cache.js';
 import type { PublicUser, UserRow, UserStore } from '../db.js';
 import { userErrors } from '../errors.js';
-import { hashPassword, rejectAfterEqualWork, verifyPassword } from '../passwords.js';
+import { hashPassword, needsRehash, rejectAfterEqualWork, verifyPassword } from '../passwords.js';
 
 export interface UserRoutesOptions {
   store: UserStore;
@@ -63,7 +63,7 @@ export async function userRoutes(app: FastifyInstance, { store, cache }: UserRou
     },
     async (request, reply) => {
       const { username, email, password } = request.body;
-      // Checked before hashing so a duplicate costs no scrypt work; the UNIQUE index still decides races.
+      // Checked before hashing so a duplicate costs no hashing work; the UNIQUE index still decides races.
       if (store.findByUsername(username)) throw new userErrors.UserExists(username);
       const user = store.create(username, email, await hashPassword(password));
       cache.remember(user);
@@ -111,13 +111,19 @@ export async function userRoutes(app: FastifyInstance, { store, cache }: UserRou
       const { username, password } = request.body;
       const row = store.findByUsername(username);
       const valid = row ? await verifyPassword(password, row.password_hash) : await rejectAfterEqualWork(password);
+      // A hash made with older parameters is replaced now that the password is known to be right.
+      const rehash =
+        row && valid && needsRehash(row.password_hash)
+          ? { from: row.password_hash, to: await hashPassword(password) }
+          : undefined;
       // Every outcome writes one row, so an unknown name still costs what a wrong password does.
-      // The check is a read: when SQLite cannot take the event, the answer stands and the loss is logged.
+      // The check is a read: when SQLite cannot take the event (or the new hash), the answer
+      // stands and the loss is logged; the old hash keeps working and is replaced next time.
       try {
-        store.recordLogin(row, valid);
+        store.recordLogin(row, valid, rehash);
       } catch (err) {
         if (!(err instanceof userErrors.DatabaseUnavailable)) throw err;
-        request.log.warn({ err: err.message, success: valid }, 'user.login event not saved');
+        request.log.warn({ err: err.message, success: valid, rehash: rehash !== undefined }, 'user.login not saved');
       }
       if (!row || !valid) throw new userErrors.InvalidCredentials();
       return publicUser(row);
