@@ -24,16 +24,16 @@ export function build(config: Config): FastifyInstance {
     cacheControl: false,
     etag: true,
     lastModified: true,
-    setHeaders(res, path) {
-      res.setHeader('x-content-type-options', 'nosniff');
+    setHeaders(reply, path) {
+      reply.header('x-content-type-options', 'nosniff');
       if (HASHED_ASSET.test(path)) {
-        res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+        reply.header('cache-control', 'public, max-age=31536000, immutable');
       } else {
-        res.setHeader('cache-control', 'no-cache');
+        reply.header('cache-control', 'no-cache');
       }
       // Browsers get index.html.br or .gz: the path is then that of the compressed copy.
       if (HTML_PAGE.test(path)) {
-        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+        for (const [name, value] of Object.entries(PAGE_HEADERS)) reply.header(name, value);
       }
     },
   });
