@@ -2,7 +2,7 @@
 # The image of one service, named by SERVICE (its folder, as in the service table). Build from the
 # repository root: docker build --build-arg SERVICE=api-gateway -t titanium/api-gateway .
 # Needs BuildKit (Docker's default builder), which builds only the stages the chosen service uses.
-ARG NODE_IMAGE=node:22-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 ARG SERVICE
 
 # Compiles TypeScript (the service and the shared kit) with the full toolchain.
@@ -29,15 +29,18 @@ COPY ${SERVICE}/ ${SERVICE}/
 # The workspace's own build script, so dashboard-ui's page is bundled into its dist/ too.
 RUN npm run build --workspace @titanium/${SERVICE}
 
-# Production dependencies only; native modules (better-sqlite3) compile here against the same
-# Node and libc as the runtime stage, then build leftovers are dropped.
+# Production dependencies only. The native addons are Node-API builds that load on any Node:
+# better-sqlite3 ships one per platform, argon2 too (node-gyp compiles it with the toolchain above
+# where none fits). SQLite's sources and the other platforms' builds are dropped.
 FROM build AS deps
 ARG SERVICE
 RUN rm -rf node_modules service-kit/node_modules ${SERVICE}/node_modules \
  && npm ci --omit=dev --no-audit --no-fund --workspace @titanium/service-kit --workspace @titanium/${SERVICE} \
- && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
-      node_modules/better-sqlite3/build/Release/obj node_modules/better-sqlite3/build/Release/obj.target \
-      node_modules/better-sqlite3/build/Release/.deps node_modules/better-sqlite3/build/Release/test_extension.node \
+ && if [ -d node_modules/better-sqlite3 ]; then \
+      rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+      && node -e "const fs = require('fs'), dir = 'node_modules/better-sqlite3/prebuilds'; \
+          for (const f of fs.readdirSync(dir)) if (f !== process.platform + '-' + process.arch + '.node') fs.rmSync(dir + '/' + f)"; \
+    fi \
  && mkdir -p service-kit/node_modules ${SERVICE}/node_modules
 
 FROM ${NODE_IMAGE} AS runtime

@@ -101,6 +101,24 @@ describe('Dockerfile', () => {
   });
 });
 
+describe('the Node the images run', () => {
+  const major = (range: string) => /(\d+)/.exec(range)?.[1];
+  const imageMajor = /^node:(\d+)-/.exec(dockerImage({}).args.NODE_IMAGE ?? '')?.[1];
+
+  it('is the Node major these tests run on, the one `npm install` brings and every engines field names', () => {
+    expect(imageMajor).toBeDefined();
+    expect(process.versions.node.split('.')[0]).toBe(imageMajor);
+    const root = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
+    // The npm registry's `node` package: its binary is first on every npm script's PATH.
+    expect(major(root.devDependencies.node)).toBe(imageMajor);
+    expect(major(root.devDependencies['@types/node'])).toBe(imageMajor);
+    for (const dir of ['.', ...root.workspaces]) {
+      const pkg = JSON.parse(readFileSync(`${ROOT}${dir}/package.json`, 'utf8'));
+      expect(pkg.engines?.node, dir).toBe(`>=${imageMajor}`);
+    }
+  });
+});
+
 describe('.dockerignore', () => {
   it('keeps installed modules, builds, databases, secrets and git history out of the build context', () => {
     const lines = readFileSync(`${ROOT}.dockerignore`, 'utf8').split('\n');

@@ -40,8 +40,9 @@ function importedPackages(text: string): Set<string> {
   return names;
 }
 
-/** Tools run from npm scripts rather than imported, with the command that shows they are used. */
-const COMMANDS: Record<string, string> = { '@biomejs/biome': 'biome', typescript: 'tsc' };
+/** Tools run from npm scripts rather than imported, with the command that shows they are used (the `node`
+ * package is the Node every script runs on). */
+const COMMANDS: Record<string, string> = { '@biomejs/biome': 'biome', typescript: 'tsc', node: 'node' };
 
 describe('dependencies', () => {
   it('every direct dependency is imported (or run) by the workspace that declares it', () => {
