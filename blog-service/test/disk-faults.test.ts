@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlogServiceBlock, WrappedStats } from '@titanium/service-kit';
 import {
-  canMount,
-  canMountExt4,
   cleanupDisks,
+  describeMounting,
+  itMounting,
   makeReadOnly,
   mountExt4Disk,
   mountSmallDisk,
@@ -15,7 +15,7 @@ import {
   stopAllProcesses,
 } from '@titanium/test-support';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 
 const SECRET = 'blog-disk-test-secret-that-is-long-enough-0123';
 const token = signToken({ user_id: 7, username: 'writer' }, { secret: SECRET });
@@ -70,7 +70,7 @@ function inspect(path: string): { integrity: string; titles: string[] } {
   }
 }
 
-describe.skipIf(!canMount())('blog-service on a real disk that fills up or is read-only', () => {
+describeMounting('tmpfs', 'blog-service on a real disk that fills up or is read-only', () => {
   afterEach(async () => {
     await stopAllProcesses();
     cleanupDisks();
@@ -157,7 +157,8 @@ describe.skipIf(!canMount())('blog-service on a real disk that fills up or is re
     expect(stored.titles).not.toContain('refused');
   });
 
-  it.skipIf(!canMountExt4())(
+  itMounting(
+    'ext4',
     'notices a file system that turns read-only under it: writes 503, reads go on, the process stays up',
     async () => {
       // An aborted ext4, as after a fatal disk error: read-only even for files already open for writing.

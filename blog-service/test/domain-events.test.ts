@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Component,
-  canMount,
   cleanupDisks,
   holdWriteLocks,
   isListening,
+  itMounting,
   mountSmallDisk,
   redisComponent,
   scratchDir,
@@ -247,7 +247,8 @@ describe('domain events of the user and blog services on one Redis stream (real 
     expect(typesAndData(await stream())).toEqual([created(FIRST, 'Before'), created(FIRST + 1, 'In flight')]);
   });
 
-  it.skipIf(!canMount())(
+  itMounting(
+    'tmpfs',
     'saves neither a post nor its event on a full disk, and publishes every acknowledged one',
     async () => {
       const disk = mountSmallDisk(4 * 1024 * 1024);

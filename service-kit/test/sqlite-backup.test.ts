@@ -3,9 +3,17 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startProcess, stopAllProcesses, waitForHttp } from '@titanium/test-support';
+import {
+  cleanupDisks,
+  describeMounting,
+  freePort,
+  mountSmallDisk,
+  startProcess,
+  stopAllProcesses,
+  waitForHttp,
+} from '@titanium/test-support';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 const CLI = fileURLToPath(new URL('../dist/bin/sqlite-backup.js', import.meta.url));
 const WRITER = fileURLToPath(new URL('./fixtures/sqlite-writer.mjs', import.meta.url));
@@ -143,15 +151,14 @@ describe('sqlite-backup backup', () => {
   });
 });
 
-describe('sqlite-backup on a full disk', () => {
-  const small = mkdtempSync(join(tmpdir(), 'sqlite-backup-full-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]).status === 0;
-  afterAll(() => {
-    if (mounted) spawnSync('umount', [small]);
-    rmSync(small, { recursive: true, force: true });
+describeMounting('tmpfs', 'sqlite-backup on a full disk', () => {
+  let small: string;
+  beforeAll(() => {
+    small = mountSmallDisk(256 * 1024).dir;
   });
+  afterAll(() => cleanupDisks());
 
-  it.skipIf(!mounted)('exits non-zero saying the disk is full and removes the partial copy', () => {
+  it('exits non-zero saying the disk is full and removes the partial copy', () => {
     const db = join(dir, 'users.db');
     const big = new Database(db);
     big.pragma('journal_mode = WAL');

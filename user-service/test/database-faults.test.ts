@@ -23,7 +23,7 @@ describe('a database that cannot take writes', () => {
 
   const register = (name: string) => app.inject({ method: 'POST', url: '/users', payload: user(name) });
 
-  it('answers 503 with a clear message when the disk is full, keeps serving reads and recovers', async () => {
+  it('answers 503 with a clear message when the disk is full (simulated with max_page_count), keeps serving reads and recovers', async () => {
     const db = app.userStore.connection;
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages}`);
@@ -46,7 +46,7 @@ describe('a database that cannot take writes', () => {
     expect((await register('carol')).statusCode).toBe(201);
   });
 
-  it('answers 503 when the database is read-only, and a 201 again once it is writable', async () => {
+  it('answers 503 when the database is read-only (simulated with query_only), and a 201 again once it is writable', async () => {
     const db = app.userStore.connection;
     db.pragma('query_only = 1');
     const res = await register('bob');

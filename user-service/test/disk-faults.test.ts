@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import {
-  canMount,
-  canMountExt4,
   cleanupDisks,
+  describeMounting,
+  itMounting,
   makeReadOnly,
   mountExt4Disk,
   mountSmallDisk,
@@ -12,7 +12,7 @@ import {
   stopAllProcesses,
 } from '@titanium/test-support';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { post, statsOf, until } from './helpers.js';
 
 const user = (username: string) => ({ username, email: `${username}@example.com`, password: 'long enough' });
@@ -39,7 +39,7 @@ function inspect(path: string): { integrity: string; names: string[] } {
   }
 }
 
-describe.skipIf(!canMount())('user-service on a real disk that fills up or turns read-only', () => {
+describeMounting('tmpfs', 'user-service on a real disk that fills up or turns read-only', () => {
   afterEach(async () => {
     await stopAllProcesses();
     cleanupDisks();
@@ -128,7 +128,8 @@ describe.skipIf(!canMount())('user-service on a real disk that fills up or turns
     expect(names).toEqual(['alice', 'bob']);
   });
 
-  it.skipIf(!canMountExt4())(
+  itMounting(
+    'ext4',
     'notices a file system that turns read-only under it: writes 503, reads go on, the process stays up',
     async () => {
       // An aborted ext4, as after a fatal disk error: read-only for files already open for writing,
