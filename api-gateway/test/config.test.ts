@@ -15,6 +15,10 @@ const SETTINGS: [string, number, string, number, (config: Config) => number][] =
   ['RATE_LIMIT_WINDOW_MS', 60_000, '30000', 30_000, (c) => c.rateLimits.windowMs],
   ['RATE_LIMIT_AUTH_MAX', 30, '5', 5, (c) => c.rateLimits.authMax],
   ['RATE_LIMIT_WRITE_MAX', 1200, '50', 50, (c) => c.rateLimits.writeMax],
+  ['RATE_LIMIT_LOGIN_FAILURES_MAX', 10, '3', 3, (c) => c.rateLimits.loginFailures.max],
+  ['RATE_LIMIT_LOGIN_FAILURES_WINDOW_MS', 15 * 60_000, '5m', 5 * 60_000, (c) => c.rateLimits.loginFailures.windowMs],
+  // 0 when clients reach the gateway directly, with no proxy in front.
+  ['TRUSTED_PROXY_HOPS', 1, '0', 0, (c) => c.trustedProxyHops],
   ['UPSTREAM_HEADERS_TIMEOUT_MS', 2000, '5s', 5000, (c) => c.upstreamTimeouts.headersMs],
   ['UPSTREAM_IDLE_TIMEOUT_MS', 30_000, '4000', 4000, (c) => c.upstreamTimeouts.idleMs],
   ['SERVER_HEADERS_TIMEOUT_MS', 2000, '3000', 3000, (c) => c.serverTimeouts.headersMs],
@@ -42,7 +46,8 @@ describe('api-gateway configuration', () => {
   });
 
   it.each(SETTINGS.map(([name]) => name))('a bad %s is refused in one line naming it', (name) => {
-    for (const bad of ['soon', '-5', '0']) {
+    // Zero proxy hops is allowed; more than 10 is not.
+    for (const bad of ['soon', '-5', name === 'TRUSTED_PROXY_HOPS' ? '11' : '0']) {
       let error: unknown;
       try {
         loadConfig(readConfig, { [name]: bad });

@@ -139,7 +139,10 @@ describe.each(ALL)('kustomize %s', (name) => {
     for (const deployment of byKind(objects, 'Deployment').filter((d) => !d.metadata.name.endsWith('redis'))) {
       const env = podEnv(objects, deployment);
       const drainSeconds = (Number(env.DRAIN_DELAY_MS) + Number(env.SHUTDOWN_TIMEOUT_MS)) / 1000;
-      expect(Number(env.DRAIN_DELAY_MS), deployment.metadata.name).toBeGreaterThanOrEqual(3000);
+      // The values the README gives: 5 s of draining, 10 s for in-flight requests, 30 s in all.
+      expect(env.DRAIN_DELAY_MS, deployment.metadata.name).toBe('5000');
+      expect(env.SHUTDOWN_TIMEOUT_MS, deployment.metadata.name).toBe('10000');
+      expect(podSpec(deployment).terminationGracePeriodSeconds, deployment.metadata.name).toBe(30);
       expect(podSpec(deployment).terminationGracePeriodSeconds).toBeGreaterThan(drainSeconds);
     }
   });
@@ -250,10 +253,9 @@ describe.each(ALL)('kustomize %s', (name) => {
       const db = c.database as NonNullable<typeof c.database>;
       const job = named(objects, 'CronJob', `${prefix}${c.name}-db-backup`);
       expect(job.spec).toMatchObject({ schedule: '0 0 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid' });
-      expect(job.spec.successfulJobsHistoryLimit).toBeLessThanOrEqual(5);
-      expect(job.spec.failedJobsHistoryLimit).toBeLessThanOrEqual(5);
-      expect(job.spec.jobTemplate.spec.backoffLimit).toBeLessThanOrEqual(3);
-      expect(job.spec.jobTemplate.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+      // As the README gives them: 3 jobs of history, 2 retries, a 30 min limit.
+      expect(job.spec).toMatchObject({ successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 3 });
+      expect(job.spec.jobTemplate.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 1800 });
       const spec = podSpec(job);
       expect(spec.restartPolicy).toBe('Never');
       expect(spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual([

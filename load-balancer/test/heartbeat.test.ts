@@ -37,11 +37,19 @@ describe('WebSocket heartbeat', () => {
   });
 
   it('terminates a peer that misses two pongs and stops counting it', async () => {
-    lb = await startLb({ LB_WS_PING_INTERVAL_MS: '100' });
+    const PING_MS = 200;
+    lb = await startLb({ LB_WS_PING_INTERVAL_MS: String(PING_MS) });
     const silent = await connect(lb.port, { autoPong: false });
+    const pings: number[] = [];
+    silent.on('ping', () => pings.push(performance.now()));
+    const code = closed(silent);
     const lively = await connect(lb.port);
     expect((await getStats(lb.url))['load-balancer'].ws_active_connections).toBe(2);
-    await closed(silent);
+    // Terminated (no close frame: 1006) on the tick after the second unanswered ping, two intervals
+    // after the first (give or take half an interval of scheduling on a busy machine).
+    expect(await code).toBe(1006);
+    expect(pings).toHaveLength(2);
+    expect(performance.now() - (pings[0] as number)).toBeGreaterThan(1.5 * PING_MS);
     expect(lively.readyState).toBe(WebSocket.OPEN);
     await expect
       .poll(async () => (await getStats(lb?.url ?? ''))['load-balancer'].ws_active_connections, { timeout: 3_000 })

@@ -5,6 +5,7 @@ import {
   closedWithin,
   fakeUpstreamProcess,
   openSocket,
+  pidAlive,
   type RunningService,
   startService,
   stopAllProcesses,
@@ -22,16 +23,15 @@ const CHECK_MS = 250;
 const CUT_BY_MS = HEADERS_TIMEOUT_MS + 2_000;
 
 let lb: RunningService;
-let gatewayPort: number;
+let gateway: RunningService;
 let gatewayPid: number;
 
 beforeAll(async () => {
   const echo = await fakeUpstreamProcess('api-gateway');
-  const gateway = await startService('api-gateway', {
+  gateway = await startService('api-gateway', {
     SERVER_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
     SERVER_TIMEOUT_CHECK_INTERVAL_MS: String(CHECK_MS),
   });
-  gatewayPort = gateway.port;
   gatewayPid = gateway.process.pid;
   lb = await startService('load-balancer', {
     API_GATEWAY_URL: gateway.url,
@@ -63,6 +63,22 @@ async function timed(url: string): Promise<{ status: number; ms: number }> {
   return { status: res.status, ms: performance.now() - started };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Ten requests one after another; each must be answered 200. */
+async function tenRequests(url: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const answer = await timed(url);
+    expect(answer.status).toBe(200);
+    times.push(answer.ms);
+  }
+  return times;
+}
+
 function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
@@ -73,19 +89,21 @@ function rssMiB(pid: number): number {
 }
 
 describe('slowloris: headers trickled a byte at a time', () => {
-  for (const [name, port] of [
-    ['load balancer', () => lb.port],
-    ['api gateway', () => gatewayPort],
+  for (const [name, target] of [
+    ['load balancer', () => lb],
+    ['api gateway', () => gateway],
   ] as const) {
     it(`the ${name} cuts them off at the header timeout while serving others`, async () => {
-      const slow = await Promise.all(Array.from({ length: 20 }, () => slowloris(port())));
-      const base = `http://127.0.0.1:${port()}`;
-      // Others are served at once while the slow ones trickle.
+      const server = target();
+      const pid = server.process.pid;
+      const slow = await Promise.all(Array.from({ length: 20 }, () => slowloris(server.port)));
+      // Others are served while the slow ones trickle: the first answer comes before any of them is
+      // cut (the later ones may meet the cut on a busy machine; they must be answered all the same).
       for (let i = 0; i < 5; i++) {
-        const answer = await timed(`${base}/api/health`);
+        const answer = await timed(`${server.url}/api/health`);
         expect(answer.status).toBe(200);
-        expect(answer.ms).toBeLessThan(1_000);
-        await sleep(100);
+        if (i === 0) expect(slow.filter(({ socket }) => socket.destroyed)).toHaveLength(0);
+        await sleep(50);
       }
       const waited = await Promise.all(
         slow.map(async ({ socket, openedAt }) => {
@@ -107,6 +125,11 @@ describe('slowloris: headers trickled a byte at a time', () => {
         // Either a 408 or a plain close; never a request answered as if complete.
         if (text !== '') expect(text).toMatch(/^HTTP\/1\.1 408 /);
       }
+      // The same process outlived them and still answers.
+      expect(server.process.running).toBe(true);
+      expect(server.process.pid).toBe(pid);
+      expect(pidAlive(pid)).toBe(true);
+      expect((await timed(`${server.url}/api/health`)).status).toBe(200);
     });
   }
 });
@@ -114,7 +137,8 @@ describe('slowloris: headers trickled a byte at a time', () => {
 describe('a thousand idle keep-alive connections', () => {
   it('do not slow others down, and the descriptors return to the baseline once they close', async () => {
     const pid = lb.process.pid;
-    expect((await timed(`${lb.url}/`)).status).toBe(200);
+    // The same requests without the idle connections, before and after, for comparison.
+    const medianBefore = median(await tenRequests(`${lb.url}/`));
     await sleep(200);
     const before = { fds: openFds(pid), rss: rssMiB(pid) };
 
@@ -140,11 +164,8 @@ describe('a thousand idle keep-alive connections', () => {
     // One descriptor per client connection (give or take a pooled upstream connection).
     expect(during.fds).toBeGreaterThanOrEqual(before.fds + 990);
 
-    const others = [];
-    for (let i = 0; i < 10; i++) others.push(await timed(`${lb.url}/`));
-    for (const answer of others) expect(answer.status).toBe(200);
-    const slowest = Math.max(...others.map((answer) => answer.ms));
-    expect(slowest).toBeLessThan(1_000);
+    const others = await tenRequests(`${lb.url}/`);
+    const slowest = Math.max(...others);
 
     for (const socket of sockets) socket.destroy();
     const deadline = Date.now() + 5_000;
@@ -155,13 +176,27 @@ describe('a thousand idle keep-alive connections', () => {
       after = openFds(pid);
     }
     expect(after).toBeLessThanOrEqual(before.fds + 2);
+    const medianAfter = median(await tenRequests(`${lb.url}/`));
     const report = {
       fds: { before: before.fds, with_1000_idle: during.fds, after_close: after },
       rss_mib: { before: before.rss, with_1000_idle: during.rss, after_close: rssMiB(pid) },
+      median_request_ms: {
+        before: Math.round(medianBefore),
+        with_1000_idle: Math.round(median(others)),
+        after_close: Math.round(medianAfter),
+      },
       slowest_other_request_ms: Math.round(slowest),
     };
     process.stdout.write(`load balancer with 1000 idle keep-alive connections: ${JSON.stringify(report)}\n`);
+    // Served about as fast as without them: within twice the slower of the two baselines, plus
+    // 100 ms for a busy machine. A server that held back or walked the idle connections on each
+    // request would be slower by far more.
+    expect(median(others)).toBeLessThan(2 * Math.max(medianBefore, medianAfter) + 100);
     expect(lb.process.running).toBe(true);
-    expect(gatewayPid).toBeGreaterThan(0);
+    // The gateway that had the slowloris clients of its own is the one started, still answering.
+    expect(gateway.process.running).toBe(true);
+    expect(gateway.process.pid).toBe(gatewayPid);
+    expect(pidAlive(gatewayPid)).toBe(true);
+    expect((await timed(`${gateway.url}/api/health`)).status).toBe(200);
   });
 });

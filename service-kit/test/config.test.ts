@@ -80,13 +80,15 @@ describe('JWT secret', () => {
     const strong = 's'.repeat(32);
     expect(loadConfig(readJwtSecret, { NODE_ENV: 'production', JWT_SECRET: strong })).toBe(strong);
     for (const JWT_SECRET of [undefined, DEV_JWT_SECRET, 'short-secret']) {
-      try {
-        loadConfig(readJwtSecret, { NODE_ENV: 'production', JWT_SECRET });
-        expect.unreachable();
-      } catch (err) {
-        const [problem] = (err as ConfigError).problems;
-        expect(problem).toMatch(/^JWT_SECRET must be a secret of at least 32 characters/);
-        if (JWT_SECRET) expect(problem).not.toContain(JWT_SECRET);
+      const attempt = () => loadConfig(readJwtSecret, { NODE_ENV: 'production', JWT_SECRET });
+      expect(attempt, `JWT_SECRET=${JWT_SECRET} is refused with a ConfigError`).toThrow(ConfigError);
+      expect(attempt).toThrow(
+        expect.objectContaining({
+          problems: [expect.stringMatching(/^JWT_SECRET must be a secret of at least 32 characters/)],
+        }),
+      );
+      if (JWT_SECRET) {
+        expect(attempt).toThrow(expect.objectContaining({ message: expect.not.stringContaining(JWT_SECRET) }));
       }
     }
   });
