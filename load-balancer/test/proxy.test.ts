@@ -288,11 +288,12 @@ describe('proxying', () => {
   });
 
   it('answers 504 within the upstream timeout also for requests queued behind a full connection pool', async () => {
+    const timeoutMs = 1_000;
     const api = await startFakeUpstream('api', { handler: () => undefined });
     open.push(api);
     const lb = await startLb({
       API_GATEWAY_URL: api.url,
-      LB_UPSTREAM_HEADERS_TIMEOUT_MS: '400',
+      LB_UPSTREAM_HEADERS_TIMEOUT_MS: String(timeoutMs),
       LB_UPSTREAM_CONNECTIONS: '2',
     });
     open.push(lb.app);
@@ -304,9 +305,11 @@ describe('proxying', () => {
         return { status: res.status, ms: performance.now() - started };
       }),
     );
+    // A request whose limit began only once it had a connection would wait for one of the first two
+    // to time out, then for its own limit: two limits at least (the last two, four).
     for (const answer of answers) {
       expect(answer.status).toBe(504);
-      expect(answer.ms).toBeLessThan(900);
+      expect(answer.ms).toBeLessThan(2 * timeoutMs);
     }
   });
 
@@ -329,6 +332,39 @@ describe('proxying', () => {
     expect(dropping.seen.length).toBeGreaterThan(0);
     const posted = api.seen.filter((seen) => seen.method === 'POST');
     expect(posted.map((seen) => JSON.parse(seen.body).title)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `post ${i}`));
+  });
+
+  it('sends a body over 64 KiB once: when its target drops the connection the client gets 502, no other target sees it', async () => {
+    // Both targets read the whole body, then drop the connection without answering.
+    const first = await startFakeUpstream('first', { handler: (req) => req.socket.destroy() });
+    const second = await startFakeUpstream('second', { handler: (req) => req.socket.destroy() });
+    open.push(first, second);
+    const lb = await startLb({ API_GATEWAY_URL: `${first.url},${second.url}`, LB_BALANCING: 'round-robin' });
+    open.push(lb.app);
+    const post = (title: string, bytes: number) =>
+      fetch(`${lb.url}/api/posts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ title, content: 'x'.repeat(bytes) }),
+      });
+    const seenWith = (title: string) =>
+      [...first.seen, ...second.seen].filter((seen) => seen.body.includes(`"title":"${title}"`));
+
+    // A small body is read whole first, so it goes to the other target too.
+    const small = await post('small', 1_000);
+    expect(small.status).toBe(502);
+    expect(seenWith('small')).toHaveLength(2);
+
+    const large = await post('large', 70 * 1024);
+    expect(large.status).toBe(502);
+    expect(await large.json()).toEqual({
+      statusCode: 502,
+      error: 'Bad Gateway',
+      message: 'Upstream api-gateway is unavailable',
+    });
+    const seen = seenWith('large');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.body.length).toBeGreaterThan(64 * 1024);
   });
 
   it('cuts off a client that trickles its request headers, within about a second of the limit', async () => {

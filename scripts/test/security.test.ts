@@ -19,6 +19,9 @@ const JWT_SECRET = 'stack-security-test-secret-0123456789-abcdefgh';
 const REDIS_PASSWORD = 'redis-pass-7f3a9c1e5b';
 const PASSWORD = 'Pa55word-for-mallory-91';
 const WRONG_PASSWORD = 'Wr0ng-guess-for-mallory-37';
+// Nothing in the stack sets cookies, but a browser may still send some (another app on the same host).
+const COOKIE_VALUE = 'cookie-for-mallory-4d8b21e0';
+const COOKIE = `session=${COOKIE_VALUE}; theme=dark`;
 const XSS_TITLE = '<img src=x onerror="window.__xss=1">';
 const XSS_CONTENT = '<script>window.__xss=2</script><svg/onload="window.__xss=3"><b>bold</b>';
 
@@ -31,7 +34,7 @@ describe('security of the running stack', () => {
   let stack: Stack;
   let browser: Browser;
   let lb: string;
-  const secrets = new Set<string>([JWT_SECRET, REDIS_PASSWORD, PASSWORD, WRONG_PASSWORD]);
+  const secrets = new Set<string>([JWT_SECRET, REDIS_PASSWORD, PASSWORD, WRONG_PASSWORD, COOKIE_VALUE]);
   const answers: { what: string; status: number; headers: Headers; body: string }[] = [];
 
   beforeAll(async () => {
@@ -108,11 +111,15 @@ describe('security of the running stack', () => {
     const rejected = await call(
       'forged token',
       '/api/posts',
-      json({ title: 't', content: 'c' }, { authorization: `Bearer ${forged}` }),
+      json({ title: 't', content: 'c' }, { authorization: `Bearer ${forged}`, cookie: COOKIE }),
     );
     expect(rejected.status).toBe(401);
     const verified = await call('verify', '/verify', { headers: auth }, stack.url('auth-service'));
     expect(verified.status).toBe(200);
+    const withCookie = await call('read with a cookie', `/api/posts/${postId}`, {
+      headers: { ...auth, cookie: COOKIE },
+    });
+    expect(withCookie.status).toBe(200);
   });
 
   it('answers every provoked error as JSON without a stack trace', async () => {

@@ -129,6 +129,41 @@ describe('npm start', () => {
     await stack.waitForLine(/auth-service ready/);
   });
 
+  it('restarts a child that keeps dying after longer and longer delays, each twice the one before', async () => {
+    const died = /^titanium +\| auth-service died \(signal SIGKILL\); restarting in (\d+) s \(restart (\d+)\)$/;
+    const restarted = /^titanium +\| auth-service restarted \(pid (\d+)\)$/;
+    /** The first line from `from` on that matches, once it has been printed. */
+    const lineAfter = async (from: number, pattern: RegExp, timeout = 15_000) => {
+      const find = () => stack.lines.slice(from).find((line) => pattern.test(line));
+      await expect.poll(find, { timeout }).toBeDefined();
+      return (find() as string).match(pattern) as RegExpMatchArray;
+    };
+    const currentPid = () => {
+      const last = stack.lines.filter((line) => restarted.test(line)).at(-1);
+      return last ? Number(last.match(restarted)?.[1]) : (pids['auth-service'] ?? 0);
+    };
+    const rounds: { delayS: number; restart: number; waitedMs: number }[] = [];
+    for (let round = 0; round < 2; round++) {
+      const from = stack.lines.length;
+      const killedAt = performance.now();
+      process.kill(currentPid(), 'SIGKILL');
+      const [, delay, restart] = await lineAfter(from, died);
+      await lineAfter(from, restarted, 15_000);
+      const waitedMs = performance.now() - killedAt;
+      rounds.push({ delayS: Number(delay), restart: Number(restart), waitedMs });
+      await waitForHttp(`http://127.0.0.1:${ports['auth-service']}/ready`);
+    }
+    const [first, second] = rounds as [(typeof rounds)[0], (typeof rounds)[0]];
+    // 1 s, 2 s, 4 s … by the restart's number, and never sooner than said.
+    for (const { delayS, restart, waitedMs } of rounds) {
+      expect(delayS).toBe(2 ** (restart - 1));
+      expect(waitedMs).toBeGreaterThanOrEqual(delayS * 1000 - 50);
+    }
+    expect(second.restart).toBe(first.restart + 1);
+    expect(second.delayS).toBe(first.delayS * 2);
+    expect(second.delayS).toBeGreaterThanOrEqual(2);
+  });
+
   it('stops every child, Redis and every port on SIGTERM and exits 0', async () => {
     const running = await fetch(`http://127.0.0.1:${ports['auth-service']}/stats`);
     expect(running.status).toBe(200);
@@ -141,6 +176,28 @@ describe('npm start', () => {
     }
     expect(await isListening(redisPort)).toBe(false);
     for (const name of SERVICES) expect(stack.output()).toMatch(new RegExp(`^${name} +\\| .*"msg":"stopped"`, 'm'));
+  });
+
+  it('stops the load balancer first, then the services behind it, then Redis', async () => {
+    if (stack.running) {
+      stack.signal('SIGTERM');
+      await stack.exited;
+    }
+    const lines = stack.lines.slice(stack.lines.findIndex((line) => /^titanium +\| stopping…$/.test(line)));
+    const at = (pattern: RegExp) => {
+      const index = lines.findIndex((line) => pattern.test(line));
+      expect(index, String(pattern)).toBeGreaterThan(0);
+      return index;
+    };
+    const shuttingDown = (name: string) => at(new RegExp(`^${name} +\\| .*"msg":"shutting down`));
+    const stopped = (name: string) => at(new RegExp(`^${name} +\\| .*"msg":"stopped"`));
+    const front = stopped('load-balancer');
+    const behind = SERVICES.filter((name) => name !== 'load-balancer');
+    // Each service behind it hears of the stop only once the load balancer has finished.
+    for (const name of behind) expect(shuttingDown(name), name).toBeGreaterThan(front);
+    const lastService = Math.max(...behind.map(stopped));
+    expect(at(/^redis +\| .*Received SIGTERM/)).toBeGreaterThan(lastService);
+    expect(at(/^titanium +\| stopped$/)).toBe(lines.length - 1);
   });
 });
 

@@ -64,6 +64,32 @@ describe('createService', () => {
     expect(lines.join('\n')).toContain("Cannot read properties of undefined (reading 'secret')");
     await app.close();
   });
+
+  it('keeps the Cookie and Authorization header values out of log lines that carry the request or its headers', async () => {
+    const lines: string[] = [];
+    const app = service(lines);
+    app.get('/headers', async (request) => {
+      request.log.info({ headers: request.headers }, 'headers seen');
+      request.log.info({ req: request }, 'request seen');
+      return { ok: true };
+    });
+    const res = await app.inject({
+      url: '/headers',
+      headers: { cookie: 'session=cookie-value-5e1f; theme=dark', authorization: 'Bearer token-value-9c2a' },
+    });
+    expect(res.statusCode).toBe(200);
+    const entries = lines.map((line) => JSON.parse(line));
+    const seen = entries.find((entry) => entry.msg === 'headers seen');
+    expect(seen.headers).toMatchObject({ cookie: '[Redacted]', authorization: '[Redacted]' });
+    expect(entries.find((entry) => entry.msg === 'request seen').req).toMatchObject({ method: 'GET', url: '/headers' });
+    // The other headers stay, so the lines remain useful.
+    expect(seen.headers['user-agent']).toBe('lightMyRequest');
+    for (const line of lines) {
+      expect(line).not.toContain('cookie-value-5e1f');
+      expect(line).not.toContain('token-value-9c2a');
+    }
+    await app.close();
+  });
 });
 
 describe('parts registering on app.kit', () => {

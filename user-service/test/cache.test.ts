@@ -40,6 +40,8 @@ describe('user lookups with a real Redis cache', () => {
   });
 
   const lookup = (name = 'alice') => fetch(`${service.url}/users/${name}`);
+  /** How many GET commands Redis has run since it started. */
+  const getsRun = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
 
   it('answers a repeated lookup from the cache and moves hit_ratio with real hits and misses', async () => {
     await post(service.url, '/users', ALICE);
@@ -157,6 +159,8 @@ describe('user lookups with a real Redis cache', () => {
 
   it('answers quickly from SQLite while Redis is frozen', async () => {
     await post(service.url, '/users', ALICE);
+    await client.connect();
+    const getsBefore = await getsRun();
     redis.freeze();
     try {
       const times: number[] = [];
@@ -166,10 +170,9 @@ describe('user lookups with a real Redis cache', () => {
         expect(res.status).toBe(200);
         times.push(performance.now() - startedAt);
       }
-      // The first lookup may wait for the 200 ms command timeout; later ones skip Redis until it
-      // answers again, so ten lookups take far less than ten timeouts.
-      expect(Math.max(...times)).toBeLessThan(1_000);
-      expect(times.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(1_200);
+      // At most the 200 ms command timeout each, with room for a busy machine: a lookup that
+      // waited for Redis itself would not be answered until it is resumed below.
+      expect(Math.max(...times)).toBeLessThan(2_000);
       const stats = await statsOf(service.url);
       expect(stats.cache.status).toBe('unhealthy');
       expect(stats.service_status).toBe('degraded');
@@ -180,6 +183,41 @@ describe('user lookups with a real Redis cache', () => {
       () => statsOf(service.url),
       (stats) => stats.cache.status === 'healthy',
     );
+    // The first lookup may pay the command timeout; later ones skip Redis until it answers again.
+    // Redis runs what was sent while it was frozen once resumed, before the PING that made the
+    // cache healthy (one connection, in order), so every GET the lookups sent is counted by now.
+    expect((await getsRun()) - getsBefore).toBeLessThanOrEqual(1);
+  });
+
+  it.each([
+    ['killed (SIGKILL)', (server: RedisServer) => server.process.signal('SIGKILL')],
+    ['frozen (SIGSTOP)', (server: RedisServer) => server.freeze()],
+  ])('answers /health and /ready with 200 while Redis is %s', async (_how, fault) => {
+    const probe = async (path: string) => {
+      // Far longer than the 200 ms Redis command timeout: a probe that waited on Redis would show.
+      const res = await fetch(`${service.url}${path}`, { signal: AbortSignal.timeout(2_000) });
+      return { path, status: res.status, body: await res.json() };
+    };
+    fault(redis);
+    try {
+      // Right away, and once the service has noticed and reports the cache as unhealthy.
+      for (const path of ['/health', '/ready']) expect(await probe(path)).toMatchObject({ path, status: 200 });
+      await until(
+        () => statsOf(service.url),
+        (stats) => stats.cache.status === 'unhealthy',
+      );
+      for (let i = 0; i < 3; i++) {
+        expect(await probe('/health')).toEqual({ path: '/health', status: 200, body: { status: 'ok' } });
+        expect(await probe('/ready')).toEqual({
+          path: '/ready',
+          status: 200,
+          body: { status: 'ready', checks: { database: true } },
+        });
+      }
+    } finally {
+      redis.resume();
+      await redis.stop();
+    }
   });
 });
 

@@ -141,6 +141,48 @@ describe('registration and lookup (route logic)', () => {
     expect(wrong.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid username or password' });
   });
 
+  it('takes about as long to refuse an unknown user as a wrong password', async () => {
+    await register(ALICE);
+    const timed = async (username: string) => {
+      const startedAt = performance.now();
+      const res = await app.inject({
+        method: 'POST',
+        url: '/users/verify-credentials',
+        payload: { username, password: 'not the password' },
+      });
+      expect(res.statusCode).toBe(401);
+      return performance.now() - startedAt;
+    };
+    // One of each first, so neither side pays for a cold start.
+    await timed('nobody');
+    await timed('alice');
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    // Interleaved, each pair in alternating order, so a busy moment of the machine costs both sides alike.
+    for (let i = 0; i < 24; i++) {
+      if (i % 2 === 0) {
+        unknown.push(await timed('nobody'));
+        wrong.push(await timed('alice'));
+      } else {
+        wrong.push(await timed('alice'));
+        unknown.push(await timed('nobody'));
+      }
+    }
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const middle = sorted.length / 2;
+      return ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+    };
+    const [unknownMs, wrongMs] = [median(unknown), median(wrong)];
+    // Each refusal costs one argon2id verification (tens of milliseconds); one that skipped it
+    // would take a small fraction of the other.
+    const ratio = Math.max(unknownMs, wrongMs) / Math.min(unknownMs, wrongMs);
+    expect(
+      ratio,
+      `median unknown user ${unknownMs.toFixed(1)} ms, wrong password ${wrongMs.toFixed(1)} ms`,
+    ).toBeLessThan(1.5);
+  });
+
   it('logs in a user whose hash has the old scrypt parameters, replaces it with argon2id, and logs in again', async () => {
     await register(ALICE);
     // As an earlier build stored it: scrypt N=2^14, r=8, p=1.
