@@ -23,6 +23,20 @@ const CONTENT = 'Written in the editor, line one.\nAnd line two.';
 const NEW_TITLE = `Edited in the browser ${suffix}`;
 const NEW_CONTENT = 'Saved again with other words.';
 
+// Marks on the window when the page has read an answer the test held back (one with `x-held`).
+// The code awaiting that JSON runs on in the same microtask checkpoint, so any later check from
+// the test sees whatever it did with the answer, to the end.
+const WATCH_HELD_READS = `(() => {
+  window.__heldRead = false;
+  const json = Response.prototype.json;
+  window.__unwatchHeldReads = () => { Response.prototype.json = json; };
+  Response.prototype.json = function () {
+    const read = json.call(this);
+    if (this.headers.get('x-held') === 'yes') read.then(() => { window.__heldRead = true; }, () => {});
+    return read;
+  };
+})()`;
+
 interface Post {
   id: number;
   title: string;
@@ -101,24 +115,26 @@ describe('the blog page, writing through the UI', () => {
     const LIST = /\/api\/posts\?/;
     await page.route(LIST, async (route) => {
       await held;
-      await route.continue();
+      // Marked, so the page's reading of this very answer can be told from that of any other.
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'x-held': 'yes' } });
     });
+    await page.evaluate(WATCH_HELD_READS);
     try {
       const asked = page.waitForRequest(LIST);
       await page.evaluate("location.hash = '#/?offset=0'");
       await asked;
       await page.click('#account a[href="#/new"]');
       await expect.poll(() => page.locator('#view h1').textContent()).toBe('New post');
-      const answered = page.waitForResponse(LIST);
       release();
-      await answered;
-      // Time for the page to read the late answer; it must not replace the editor.
-      await page.waitForTimeout(500);
+      // The page has read the late answer and done all it does with it; it must not replace the editor.
+      await expect.poll(() => page.evaluate('window.__heldRead')).toBe(true);
       expect(await page.locator('#view h1').textContent()).toBe('New post');
       expect(await page.locator('form.editor').count()).toBe(1);
     } finally {
       release();
       await page.unroute(LIST);
+      await page.evaluate('window.__unwatchHeldReads?.()');
     }
   });
 

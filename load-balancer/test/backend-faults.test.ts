@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize } from '@titanium/dashboard-ui/status';
-import { type Outcome, steadyLoad, stopAllProcesses } from '@titanium/test-support';
+import { type Outcome, type SteadyLoad, steadyLoad, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTopology, TOPOLOGY_START_MS, type Topology } from './topology.js';
 
@@ -19,11 +19,30 @@ function describeOutcome(outcome: Outcome): string {
   return `${outcome.status || outcome.error} after ${Math.round(outcome.latencyMs)} ms: ${outcome.body.slice(0, 120)}`;
 }
 
+/**
+ * How soon a restarted or resumed backend must serve again. The part in front of a restarted one
+ * takes it back at its next probe (the gateway probes every 1 s, the load balancer every 500 ms);
+ * a resumed one was never taken out. Two of the longer probe intervals leave room for a busy
+ * machine; a backend that only a much later probe, or none, brings back misses it.
+ */
+const BACK_WITHIN_MS = 2_000;
+
+/** How long the load balancer waits for each service's /stats (its default). */
+const STATS_TIMEOUT_MS = 2_000;
+
+/** Connections the gateway keeps to the blog service. */
+const GATEWAY_BLOG_CONNECTIONS = 128;
+
+/** Resolves once `load` has answers for a few requests sent from `from` on, so a check from there is not empty. */
+async function loadOnPast(load: SteadyLoad, from: number): Promise<void> {
+  await expect.poll(() => load.sent(from).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+}
+
 describe('a backend killed or frozen under load', () => {
   let stack: Topology;
 
   beforeAll(async () => {
-    // The load balancer keeps its defaults: a restarted target must be back within 1 s with them.
+    // The load balancer keeps its defaults: a restarted target must be back within BACK_WITHIN_MS with them.
     stack = await startTopology();
     const res = await fetch(`${stack.lb.url}/api/register`, {
       method: 'POST',
@@ -41,7 +60,7 @@ describe('a backend killed or frozen under load', () => {
     await (stack ? stack.close() : stopAllProcesses());
   });
 
-  it('answers 502 at once for a killed blog-service, shows it offline within a poll and serves again within 1 s of its restart', async () => {
+  it('answers 502 at once for a killed blog-service, shows it offline within a poll and serves again within 2 s of its restart', async () => {
     const pids = [stack.lb.pid, stack.gateways[0]?.pid, stack.auth.pid, stack.user.pid];
     const posts = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=2' }, rate: 25 });
     const users = steadyLoad({ url: stack.lb.url, request: { path: '/api/users/faulty' }, rate: 10 });
@@ -67,17 +86,17 @@ describe('a backend killed or frozen under load', () => {
     await stack.blog.start();
     const upAt = posts.now();
     await expect.poll(() => posts.firstSuccessAfter(upAt), { timeout: 3_000 }).toBeDefined();
-    expect((posts.firstSuccessAfter(upAt)?.sentAt ?? Number.POSITIVE_INFINITY) - upAt).toBeLessThan(1_000);
-    await sleep(300);
+    expect((posts.firstSuccessAfter(upAt)?.sentAt ?? Number.POSITIVE_INFINITY) - upAt).toBeLessThan(BACK_WITHIN_MS);
+    await loadOnPast(posts, upAt + BACK_WITHIN_MS);
     await posts.stop();
     await users.stop();
-    expect(posts.failures(upAt + 1_000)).toEqual([]);
+    expect(posts.failures(upAt + BACK_WITHIN_MS)).toEqual([]);
     expect(users.failures()).toEqual([]);
     expect(await blogState()).toBe('Online');
     expect([stack.lb.pid, stack.gateways[0]?.pid, stack.auth.pid, stack.user.pid]).toEqual(pids);
   });
 
-  it('answers 502 at once for a killed gateway and sends traffic to it again within 1 s of its restart', async () => {
+  it('answers 502 at once for a killed gateway and sends traffic to it again within 2 s of its restart', async () => {
     const gateway = stack.gateways[0];
     if (!gateway) throw new Error('no gateway');
     const lbPid = stack.lb.pid;
@@ -98,10 +117,10 @@ describe('a backend killed or frozen under load', () => {
     await gateway.start();
     const upAt = load.now();
     await expect.poll(() => load.firstSuccessAfter(upAt), { timeout: 6_000 }).toBeDefined();
-    expect((load.firstSuccessAfter(upAt)?.sentAt ?? Number.POSITIVE_INFINITY) - upAt).toBeLessThan(1_000);
-    await sleep(300);
+    expect((load.firstSuccessAfter(upAt)?.sentAt ?? Number.POSITIVE_INFINITY) - upAt).toBeLessThan(BACK_WITHIN_MS);
+    await loadOnPast(load, upAt + BACK_WITHIN_MS);
     await load.stop();
-    expect(load.failures(upAt + 1_000)).toEqual([]);
+    expect(load.failures(upAt + BACK_WITHIN_MS)).toEqual([]);
     expect(stack.lb.pid).toBe(lbPid);
   });
 
@@ -113,33 +132,42 @@ describe('a backend killed or frozen under load', () => {
 
     const started = performance.now();
     const stats = await stack.stats();
-    expect(performance.now() - started).toBeLessThanOrEqual(2_200);
+    // By the stats timeout, well before a second one: waiting on the frozen service, it would not
+    // come until the service is resumed below.
+    expect(performance.now() - started).toBeLessThan(2 * STATS_TIMEOUT_MS);
     expect(stats.blog_service).toMatchObject({ service_status: 'offline' });
     expect(stats.user_service?.service_status).not.toBe('offline');
 
-    // More requests at once than the gateway keeps connections to the blog (128).
+    // More requests at once than the gateway keeps connections to the blog.
     const burst = steadyLoad({ url: stack.lb.url, request: { path: '/api/posts?limit=1' }, concurrency: 160 });
     await sleep(50);
     const answers = await burst.stop();
     expect(answers.length).toBeGreaterThanOrEqual(160);
     // Each one 504 after the 2 s limit, and the ones queued beyond the pool no later than the others
     // (not after two limits, one spent queued). Compared with each other rather than with the clock,
-    // so a busy machine that delays the whole burst does not count against the services.
+    // so a busy machine that delays the whole burst does not count against the services: had the
+    // queued ones waited for a connection before their limit began, the slowest answers would come
+    // a whole limit after the rest. Middles rather than extremes, so a few answers that a busy
+    // machine delays on their own do not decide it.
     const notTimely = answers.filter((o) => o.status !== 504 || o.latencyMs < 1_900 || o.latencyMs >= 6_000);
     expect(notTimely.map(describeOutcome)).toEqual([]);
-    const latencies = answers.map((o) => o.latencyMs);
-    expect(Math.max(...latencies) - Math.min(...latencies)).toBeLessThan(1_500);
+    const latencies = answers.map((o) => o.latencyMs).sort((a, b) => a - b);
+    const middle = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+    expect(middle(latencies.slice(GATEWAY_BLOG_CONNECTIONS)) - middle(latencies)).toBeLessThan(1_000);
     await sleep(500);
     stack.blog.resume();
     const resumedAt = posts.now();
     await expect.poll(() => posts.firstSuccessAfter(resumedAt), { timeout: 3_000 }).toBeDefined();
-    expect((posts.firstSuccessAfter(resumedAt)?.sentAt ?? Number.POSITIVE_INFINITY) - resumedAt).toBeLessThan(1_000);
-    await sleep(500);
+    expect((posts.firstSuccessAfter(resumedAt)?.sentAt ?? Number.POSITIVE_INFINITY) - resumedAt).toBeLessThan(
+      BACK_WITHIN_MS,
+    );
+    await loadOnPast(posts, resumedAt + BACK_WITHIN_MS);
     await posts.stop();
-    const whileFrozen = posts.sent(frozenAt + 50, resumedAt - 2_100);
+    // Whatever was answered before the resume was answered without the blog service.
+    const whileFrozen = posts.sent(frozenAt + 50).filter((o) => o.at < resumedAt);
     expect(whileFrozen.length).toBeGreaterThan(10);
     expect(whileFrozen.filter((o) => o.status !== 504).map(describeOutcome)).toEqual([]);
-    expect(posts.failures(resumedAt + 1_000)).toEqual([]);
+    expect(posts.failures(resumedAt + BACK_WITHIN_MS)).toEqual([]);
     expect((await stack.stats()).blog_service?.service_status).toBe('online');
   });
 });

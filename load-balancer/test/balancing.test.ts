@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fakeUpstreamProcess, startService, stopAllProcesses } from '@titanium/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -39,7 +38,8 @@ describe('balancing across two gateway targets', () => {
     const stop = { done: false };
     const running = load(lb.url, outcomes, stop);
 
-    await sleep(1_000);
+    // A sample large enough to tell a spread from chance.
+    await expect.poll(() => outcomes.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(80);
     const spread = outcomes.filter((o) => o.status === 200);
     expect(spread.filter((o) => o.port === one.port).length).toBeGreaterThan(spread.length / 4);
     expect(spread.filter((o) => o.port === two.port).length).toBeGreaterThan(spread.length / 4);
@@ -47,7 +47,11 @@ describe('balancing across two gateway targets', () => {
     one.process.signal('SIGKILL');
     await one.process.exited;
     const killedAt = performance.now();
-    await sleep(1_500);
+    // Once the load balancer has taken the dead target out, enough requests that each had to go
+    // around it; the ones before (from the kill on) are checked too.
+    await lb.process.waitForLine(/upstream target down/);
+    const takenOutAt = performance.now();
+    await expect.poll(() => outcomes.filter((o) => o.at > takenOutAt).length, { timeout: 10_000 }).toBeGreaterThan(40);
     const afterKill = outcomes.filter((o) => o.at > killedAt);
     expect(afterKill.length).toBeGreaterThan(20);
     const failures = afterKill.filter((o) => o.status !== 200);

@@ -6,6 +6,9 @@ import { type RunningService, startFakeUpstream, startService, stopAllProcesses 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getStats, startLb } from './helpers.js';
 
+/** How long /stats waits for each service (the load balancer's default). */
+const STATS_TIMEOUT_MS = 2_000;
+
 describe('/stats gathers every service', () => {
   const services: Record<string, RunningService> = {};
   let lb: RunningService;
@@ -58,7 +61,7 @@ describe('/stats gathers every service', () => {
     expect(stats['load-balancer']).toMatchObject({ status: 'healthy', scope: 'instance', instances: 1 });
   });
 
-  it('marks a frozen service offline from the next second on and still answers within 2.2 s', async () => {
+  it('marks a frozen service offline from the next second on and still answers once its 2 s timeout is up', async () => {
     services.auth?.process.signal('SIGSTOP');
     try {
       // Answers are shared for the rest of the second they were made in: the next one is made after the freeze.
@@ -66,8 +69,10 @@ describe('/stats gathers every service', () => {
       const started = performance.now();
       const stats = await getStats(lb.url);
       const elapsed = performance.now() - started;
-      expect(elapsed).toBeLessThanOrEqual(2_200);
-      expect(stats.auth).toEqual({ service_status: 'offline', error: 'no answer within 2000 ms' });
+      // By the timeout, well before a second one: an answer that waited on the frozen service
+      // would not come at all (it is resumed only afterwards).
+      expect(elapsed).toBeLessThan(2 * STATS_TIMEOUT_MS);
+      expect(stats.auth).toEqual({ service_status: 'offline', error: `no answer within ${STATS_TIMEOUT_MS} ms` });
       expect(stats['api-gateway']?.service_status).not.toBe('offline');
       expect(stats.user_service?.service_status).not.toBe('offline');
     } finally {
@@ -84,7 +89,8 @@ describe('/stats gathers every service', () => {
     await sleep(1_000);
     const started = performance.now();
     const stats = await getStats(lb.url);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // A refused connection ends the call; waiting for the timeout instead takes all of it.
+    expect(performance.now() - started).toBeLessThan(STATS_TIMEOUT_MS);
     expect(stats.blog_service?.service_status).toBe('offline');
     expect(String(stats.blog_service?.error)).toMatch(/ECONNREFUSED|no reachable/);
     expect(stats.auth?.service_status).not.toBe('offline');

@@ -40,6 +40,15 @@ interface KitStats {
   kit_service: ServiceBlock;
 }
 
+async function statsOf(base: string): Promise<ServiceBlock> {
+  return ((await (await fetch(`${base}/stats`)).json()) as KitStats).kit_service;
+}
+
+/** Resolves once the service counts `n` requests in flight: they have reached its handlers. */
+async function untilInFlight(base: string, n: number): Promise<void> {
+  await expect.poll(async () => (await statsOf(base)).requests_in_flight, { timeout: 10_000 }).toBe(n);
+}
+
 afterEach(stopAllProcesses);
 
 describe('configuration', () => {
@@ -136,11 +145,16 @@ describe('probes and telemetry', () => {
 
   it('counts a request the client abandoned as aborted', async () => {
     const { base } = await startKitService();
-    await fetch(`${base}/slow?ms=400`, { signal: AbortSignal.timeout(100) }).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const body = (await (await fetch(`${base}/stats`)).json()) as KitStats;
-    expect(body.kit_service).toMatchObject({ requests_total: 1, requests_in_flight: 0 });
-    expect(body.kit_service.responses.aborted).toBe(1);
+    const abandon = new AbortController();
+    const slow = fetch(`${base}/slow?ms=5000`, { signal: abandon.signal }).catch(() => undefined);
+    await untilInFlight(base, 1);
+    abandon.abort();
+    await slow;
+    // Counted when the connection closes, not when the handler would have finished.
+    await untilInFlight(base, 0);
+    const block = await statsOf(base);
+    expect(block).toMatchObject({ requests_total: 1, requests_in_flight: 0 });
+    expect(block.responses.aborted).toBe(1);
   });
 });
 
@@ -169,7 +183,7 @@ describe('graceful shutdown', () => {
     await proc.waitForLine(/kit-service ready/);
     const agent = new Agent({ keepAlive: true });
     const slow = get(`${base}/slow?ms=1500`, agent);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilInFlight(base, 1);
     const sentAt = Date.now();
     proc.signal('SIGTERM');
     const res = await slow;
@@ -185,7 +199,7 @@ describe('graceful shutdown', () => {
     const { proc, base } = await startKitService({ SHUTDOWN_TIMEOUT_MS: '500' });
     await proc.waitForLine(/kit-service ready/);
     const slow = get(`${base}/slow?ms=10000`).catch((err: Error) => err);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilInFlight(base, 1);
     const sentAt = Date.now();
     proc.signal('SIGTERM');
     const exit = await proc.exited;
