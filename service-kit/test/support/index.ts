@@ -3,6 +3,7 @@ export * from './browser.js';
 export * from './fake-upstream.mjs';
 export * from './fake-upstream-process.js';
 export * from './faults/index.js';
+export * from './heap.js';
 export * from './processes.js';
 export * from './raw-http.js';
 export * from './redis.js';
