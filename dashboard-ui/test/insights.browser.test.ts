@@ -323,7 +323,9 @@ describe('dashboard insights in Chromium', () => {
     expect(json.scope).toBe('cluster');
     expect(json.points).toEqual((lastHour?.points ?? []).slice(-json.points.length));
     expect(json.points.length).toBeGreaterThanOrEqual(26);
-    await expect.poll(() => page.locator('#logs-container').textContent()).toContain('slots of history as JSON');
+    await expect
+      .poll(() => page.locator('#logs-container').textContent(), { timeout: 5_000 })
+      .toContain('slots of history as JSON');
   });
 
   it('shows a row per route, sortable by mouse and keyboard, with the worst route flagged and explained', async () => {
@@ -480,7 +482,7 @@ describe('dashboard insights in Chromium', () => {
     await expect.poll(() => front.hitsOf('/stats'), { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
     expect(await logs.textContent()).toContain('Live stream lost (stream dropped); polling /stats every 0.5 s');
     // Polling carries the figures meanwhile: the page stays connected.
-    await expect.poll(() => page.locator('#current-rps').textContent()).toBe('7.3');
+    await expect.poll(() => page.locator('#current-rps').textContent(), { timeout: 5_000 }).toBe('7.3');
     expect(await page.locator('#overall-status').textContent()).toBe('HEALTHY');
     // The stream is tried again (and refused) while polling goes on.
     await expect.poll(() => front.hitsOf('/stats/stream'), { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
@@ -553,7 +555,7 @@ describe('dashboard insights in Chromium', () => {
 
       // The page follows a change of the scheme as it happens, the chart included.
       await page.emulateMedia({ colorScheme: 'dark' });
-      await expect.poll(() => attr(page, 'data-theme')).toBe('dark');
+      await expect.poll(() => attr(page, 'data-theme'), { timeout: 5_000 }).toBe('dark');
       const dark = await contrast(page);
       expect(dark.page).toBe('rgb(11, 17, 32)');
       for (const [selector, ratio] of Object.entries({ ...light.ratios, ...dark.ratios })) {
@@ -565,7 +567,7 @@ describe('dashboard insights in Chromium', () => {
     }
     // Opened dark, it starts dark.
     const dark = await open('?poll=500', { dark: true });
-    await expect.poll(() => attr(dark, 'data-theme')).toBe('dark');
+    await expect.poll(() => attr(dark, 'data-theme'), { timeout: 5_000 }).toBe('dark');
   });
 
   it('reaches every control by keyboard, each with a visible focus ring, and works them from there', async () => {
@@ -608,14 +610,16 @@ describe('dashboard insights in Chromium', () => {
     await page.locator('#history-range').focus();
     await page.keyboard.press('ArrowDown');
     await expect.poll(() => attr(page, 'data-range'), { timeout: 5_000 }).toBe('1h');
-    await expect.poll(() => front.historyQueries.at(-1)).toBe('?range=1h');
+    await expect.poll(() => front.historyQueries.at(-1), { timeout: 5_000 }).toBe('?range=1h');
   });
 
   it('announces real status changes to screen readers, politely and once each', async () => {
     const page = await open();
     await expect.poll(() => page.locator('#feed-status').textContent(), { timeout: 10_000 }).toBe('live: stream');
     // The route alert from the first figures is already announced.
-    await expect.poll(() => page.locator('#announcer').textContent()).toContain('POST /api/login: success rate 0.0 %');
+    await expect
+      .poll(() => page.locator('#announcer').textContent(), { timeout: 5_000 })
+      .toContain('POST /api/login: success rate 0.0 %');
     const regions = await page
       .locator('[aria-live], [role="status"]')
       .evaluateAll((nodes) => nodes.map((node) => `${node.id} ${node.getAttribute('aria-live')}`));
@@ -627,7 +631,9 @@ describe('dashboard insights in Chromium', () => {
       'announcer polite',
     ]);
     // This front has no event log: the page has said so once, and says nothing more of it.
-    await expect.poll(() => page.locator('#api-log-state').textContent()).toBe('this load balancer has no event log');
+    await expect
+      .poll(() => page.locator('#api-log-state').textContent(), { timeout: 5_000 })
+      .toBe('this load balancer has no event log');
     await page.evaluate(WATCH_LIVE_REGIONS);
     const changes = () => page.evaluate('window.__changes') as Promise<string[]>;
     // Five more updates with the same figures: nothing to announce.
